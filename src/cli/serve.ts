@@ -1,0 +1,97 @@
+import { parseArgs } from "node:util";
+import { loadConfig } from "../config/config.ts";
+import { createLogger } from "../observe/logger.ts";
+import { getPaycoreSimulator } from "../simulator/paycore-simulator.ts";
+import { startWorker } from "../worker.ts";
+import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError } from "./usage-error.ts";
+
+export const SERVE_HELP = `Usage: coursepay [serve]
+
+Runs the worker: applies migrations (MIGRATE_ON_START), then consumes PayCore events from
+EVENT_STREAM through CONSUMER_GROUP and grants course access, until SIGINT or SIGTERM.
+With ENABLE_SIMULATOR=true it also publishes a simulated payment every SIMULATOR_INTERVAL_MS.
+
+Configuration comes from the environment; see README.md.
+
+Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage, bad configuration or unsupported Redis,
+130 a second signal during shutdown.`;
+
+export async function serveCommand(args: string[]): Promise<number> {
+  parseArgs({ args, options: {}, strict: true, allowPositionals: false });
+  const config = loadConfig();
+  if (config.enableSimulator && config.appEnv === "production") {
+    throw new UsageError(
+      "ENABLE_SIMULATOR=true is refused when APP_ENV=production: simulated payments must not reach a production database",
+    );
+  }
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat });
+
+  // A signal before the worker is up: nothing is in hand (migrations are transactional).
+  let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+  let stopping = false;
+  const stopped = new Promise<number>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, "Second signal: exiting now; unfinished entries stay pending");
+        process.exit(EXIT_INTERRUPTED);
+      }
+      stopping = true;
+      if (worker === undefined) process.exit(EXIT_OK);
+      logger.info({ signal }, "Shutting down: finishing the batch in hand");
+      const deadline = setTimeout(() => {
+        logger.error(
+          { timeout_ms: config.shutdownTimeoutMs },
+          "Shutdown timed out; entries in hand stay pending and will be redelivered",
+        );
+        process.exit(EXIT_FAILURE);
+      }, config.shutdownTimeoutMs);
+      worker.stop().then(
+        () => {
+          clearTimeout(deadline);
+          logger.info("Stopped");
+          resolve(EXIT_OK);
+        },
+        (error: unknown) => {
+          clearTimeout(deadline);
+          logger.error({ err: error }, "Shutdown failed");
+          resolve(EXIT_FAILURE);
+        },
+      );
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+
+  worker = await startWorker(config, logger);
+  const simulatorTimer = config.enableSimulator ? startSimulator(config, logger) : undefined;
+  const exitCode = await Promise.race([
+    stopped,
+    (worker.consumer?.finished ?? new Promise<void>(() => {})).then(() => {
+      if (stopping) return stopped;
+      logger.error("The consumer loop ended unexpectedly");
+      return EXIT_FAILURE;
+    }),
+  ]);
+  if (simulatorTimer !== undefined) clearInterval(simulatorTimer);
+  return exitCode;
+}
+
+/** Demo mode: one simulated payment per interval, from a small set of users and courses. */
+function startSimulator(config: ReturnType<typeof loadConfig>, logger: ReturnType<typeof createLogger>) {
+  const simulator = getPaycoreSimulator();
+  let published = 0;
+  logger.info({ interval_ms: config.simulatorIntervalMs }, "PayCore simulator publishing payments");
+  return setInterval(() => {
+    published++;
+    const input = {
+      tenantId: "test_tenant",
+      userId: `test_user_${(published % 20) + 1}`,
+      courseId: `course_${String((published % 7) + 1).padStart(3, "0")}`,
+      language: published % 2 === 0 ? "de" : "en",
+    };
+    simulator.publishPaymentSucceeded(input).then(
+      (traceId) => logger.info({ trace_id: traceId, ...input }, "Simulator published a payment"),
+      (error: unknown) => logger.warn({ err: error }, "Simulator could not publish"),
+    );
+  }, config.simulatorIntervalMs);
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bun
+/**
+ * The only entry: picks a command from argv, runs it and maps errors to exit codes
+ * (0 ok, 1 runtime failure, 2 bad usage, bad configuration or unsupported Redis).
+ */
+import { migrateCommand, MIGRATE_HELP } from "./cli/migrate.ts";
+import { SERVE_HELP, serveCommand } from "./cli/serve.ts";
+import { SIMULATE_HELP, simulateCommand } from "./cli/simulate.ts";
+import { EXIT_FAILURE, EXIT_USAGE, UsageError } from "./cli/usage-error.ts";
+import { ConfigError } from "./config/config.ts";
+import { DuplicateSubscriberError } from "./dispatch/registry.ts";
+import { UnsupportedRedisError } from "./stream/redis-connection.ts";
+import { VERSION } from "./version.ts";
+
+const HELP = `coursepay ${VERSION}: PayCore payment events on a Redis Stream → course access in libSQL.
+
+Usage: coursepay [command] [options]
+
+Commands:
+  serve                 run the worker (the default when no command is given)
+  migrate               apply the embedded database migrations and exit
+  simulate payment-succeeded --tenant T --user U --course C [--language L] [--trace-id ID]
+                        publish one simulated payment and print its trace_id
+  help, --help          show this help; \`coursepay <command> --help\` for one command
+  version, --version    print the version
+
+Configuration comes from environment variables (REDIS_URL, DATABASE_URL, EVENT_STREAM, …);
+see README.md for the full table.`;
+
+interface Command {
+  help: string;
+  run: (args: string[]) => Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  serve: { help: SERVE_HELP, run: serveCommand },
+  migrate: { help: MIGRATE_HELP, run: migrateCommand },
+  simulate: { help: SIMULATE_HELP, run: simulateCommand },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === "--help" || first === "-h" || first === "help") {
+    console.log(HELP);
+    return 0;
+  }
+  if (first === "--version" || first === "-v" || first === "version") {
+    console.log(VERSION);
+    return 0;
+  }
+  const name = first === undefined || first.startsWith("-") ? "serve" : first;
+  const args = first === undefined || first.startsWith("-") ? argv : rest;
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (command === undefined) throw new UsageError(`unknown command "${name}" (see --help)`);
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(command.help);
+    return 0;
+  }
+  return command.run(args);
+}
+
+/** The message and exit code for an error; no stack traces for what the user can fix. */
+function describeFailure(error: unknown): { message: string; code: number } {
+  if (
+    error instanceof ConfigError ||
+    error instanceof UsageError ||
+    error instanceof UnsupportedRedisError ||
+    error instanceof DuplicateSubscriberError
+  ) {
+    return { message: error.message, code: EXIT_USAGE };
+  }
+  // node:util parseArgs reports unknown or malformed options with these codes.
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) {
+    return { message: (error as Error).message, code: EXIT_USAGE };
+  }
+  return { message: error instanceof Error ? error.message : String(error), code: EXIT_FAILURE };
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  const { message, code } = describeFailure(error);
+  console.error(`coursepay: ${message}`);
+  process.exitCode = code;
+}
+// Open Redis connections or timers must not keep a finished command alive.
+process.exit(process.exitCode);

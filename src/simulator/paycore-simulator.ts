@@ -1,0 +1,66 @@
+import type Redis from "ioredis";
+import { loadConfig } from "../config/config.ts";
+import { PAYMENT_SUCCEEDED } from "../contract/event-schema.ts";
+import { encodeDataForm } from "../contract/wire-format.ts";
+import { createRedis } from "../stream/redis-connection.ts";
+
+export interface PaymentSucceededInput {
+  tenantId: string;
+  userId: string;
+  courseId: string;
+  language?: string | undefined;
+  /** Defaults to a new time-ordered `evt_…` id; pass one to replay a payment. */
+  traceId?: string | undefined;
+}
+
+export function newTraceId(): string {
+  return `evt_${Bun.randomUUIDv7()}`;
+}
+
+/**
+ * The embedded PayCore: publishes events the way PayCore does (wire form `data`), marked
+ * `"simulated": true`. It only publishes; it never touches the database.
+ */
+export class PaycoreSimulator {
+  constructor(
+    private readonly redis: Redis,
+    readonly stream: string,
+  ) {}
+
+  /** Publishes one paycore.payment_succeeded and returns its trace_id. */
+  async publishPaymentSucceeded(input: PaymentSucceededInput): Promise<string> {
+    const traceId = input.traceId ?? newTraceId();
+    const metadata: Record<string, string> = { course_id: input.courseId };
+    if (input.language !== undefined) metadata.language = input.language;
+    const envelope = {
+      event_type: PAYMENT_SUCCEEDED,
+      trace_id: traceId,
+      tenant_id: input.tenantId,
+      user_id: input.userId,
+      metadata,
+      occurred_at: new Date().toISOString(),
+      simulated: true,
+    };
+    await this.redis.xadd(this.stream, "*", ...encodeDataForm(envelope));
+    return traceId;
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
+
+let shared: PaycoreSimulator | undefined;
+
+/** The process-wide simulator on the configured REDIS_URL and EVENT_STREAM. */
+export function getPaycoreSimulator(): PaycoreSimulator {
+  if (shared === undefined) {
+    const config = loadConfig();
+    const redis = createRedis(config.redisUrl, {
+      connectionName: "coursepay-simulator",
+      maxRetriesPerRequest: 3,
+    });
+    shared = new PaycoreSimulator(redis, config.eventStream);
+  }
+  return shared;
+}

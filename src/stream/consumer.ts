@@ -1,0 +1,310 @@
+import { decodeEntry } from "../contract/decode.ts";
+import type { BatchEntry, Dispatcher, EntryResult } from "../dispatch/dispatcher.ts";
+import { OUTCOMES, type Outcome } from "../dispatch/outcome.ts";
+import type { Logger } from "../observe/logger.ts";
+import { backoffDelay, sleep } from "./backoff.ts";
+import type { DeadLetter, DeadLetterWriter } from "./dead-letters.ts";
+import type { StreamEntry, StreamReader } from "./stream-reader.ts";
+
+export interface ConsumerOptions {
+  batchSize: number;
+  blockMs: number;
+  maxEventBytes: number;
+  /** An event failing on its own is dead-lettered after this many attempts. */
+  maxDeliveries: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+}
+
+export interface ConsumerDependencies {
+  reader: StreamReader;
+  deadLetters: DeadLetterWriter;
+  dispatcher: Dispatcher;
+  logger: Logger;
+  options: ConsumerOptions;
+  /** Recreates the consumer group after Redis reported NOGROUP (stream or group deleted). */
+  recreateGroup: () => Promise<void>;
+}
+
+/** An entry that failed on its own with a transient error and waits for its next attempt. */
+interface PendingRetry {
+  entry: StreamEntry;
+  /** In-place retries done so far; attempts = deliveries + retries. */
+  retries: number;
+  nextAttemptAt: number;
+}
+
+/**
+ * The read → dispatch → settle loop. Reads its own pending entries first (those a previous run
+ * left), then new ones. An entry is ACKed only once its outcome is durable: the batch's
+ * transaction committed, or its dead letter confirmed by Redis.
+ */
+export class EventConsumer {
+  readonly counts: Record<Outcome, number> = Object.fromEntries(
+    OUTCOMES.map((outcome) => [outcome, 0]),
+  ) as Record<Outcome, number>;
+  deadLettered = 0;
+  deletedEntries = 0;
+
+  readonly #deps: ConsumerDependencies;
+  readonly #retries = new Map<string, PendingRetry>();
+  readonly #stopSignal = new AbortController();
+  #loop: Promise<void> | undefined;
+  #reading = false;
+  #redisFailures = 0;
+  #databaseFailures = 0;
+
+  constructor(deps: ConsumerDependencies) {
+    this.#deps = deps;
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Stops reading, lets the batch in hand finish and settle, then resolves. Idempotent. */
+  async stop(): Promise<void> {
+    this.#stopSignal.abort();
+    if (this.#reading) this.#deps.reader.interrupt();
+    await this.#loop;
+  }
+
+  get stopping(): boolean {
+    return this.#stopSignal.signal.aborted;
+  }
+
+  /** Resolves when the loop has ended; rejects only on a bug. */
+  get finished(): Promise<void> {
+    return this.#loop ?? Promise.resolve();
+  }
+
+  async #run(): Promise<void> {
+    const { reader, options } = this.#deps;
+    // "0": start with this consumer's own pending entries; null: caught up, read new ones.
+    let pendingCursor: string | null = "0";
+    while (!this.stopping) {
+      const due = this.#dueRetries();
+      if (due.length > 0) {
+        await this.#process(due);
+        continue;
+      }
+      let entries: StreamEntry[];
+      this.#reading = true;
+      try {
+        entries =
+          pendingCursor !== null
+            ? await reader.readPending(pendingCursor, options.batchSize)
+            : await reader.readNew(options.batchSize, this.#blockTime());
+      } catch (error) {
+        if (this.stopping) break;
+        await this.#onRedisError(error);
+        continue;
+      } finally {
+        this.#reading = false;
+      }
+      this.#onRedisOk();
+      if (pendingCursor !== null) {
+        const last = entries.at(-1);
+        if (last === undefined) {
+          pendingCursor = null;
+          continue;
+        }
+        pendingCursor = last.id;
+        this.#deps.logger.info({ entries: entries.length }, "Re-processing entries left pending");
+      }
+      if (entries.length > 0) await this.#process(entries);
+    }
+  }
+
+  async #process(entries: readonly StreamEntry[]): Promise<void> {
+    const { logger, options } = this.#deps;
+    const byId = new Map<string, StreamEntry>();
+    const batch: BatchEntry[] = [];
+    const deletedIds: string[] = [];
+    for (const entry of entries) {
+      if (entry.fields === null) {
+        deletedIds.push(entry.id);
+        continue;
+      }
+      byId.set(entry.id, entry);
+      batch.push({
+        id: entry.id,
+        fields: entry.fields,
+        decoded: decodeEntry(entry.fields, { maxEventBytes: options.maxEventBytes }),
+      });
+    }
+    if (deletedIds.length > 0) {
+      this.deletedEntries += deletedIds.length;
+      logger.warn(
+        { entry_ids: deletedIds },
+        "Pending entries were deleted from the stream before they were processed; acknowledging them",
+      );
+    }
+    const results = batch.length > 0 ? await this.#dispatch(batch) : [];
+    if (results === undefined) return; // stopping with the database down: left pending
+    await this.#settle(results, byId, deletedIds);
+  }
+
+  /** Runs the batch's transaction, retrying in place (delivery counts untouched) until it commits. */
+  async #dispatch(batch: readonly BatchEntry[]): Promise<EntryResult[] | undefined> {
+    const { dispatcher, logger, options } = this.#deps;
+    for (;;) {
+      try {
+        const results = await dispatcher.dispatch(batch);
+        if (this.#databaseFailures > 0) {
+          logger.info({ failures: this.#databaseFailures }, "Database available again");
+          this.#databaseFailures = 0;
+        }
+        return results;
+      } catch (error) {
+        this.#databaseFailures++;
+        if (this.#databaseFailures === 1) {
+          logger.error(
+            { err: error, entries: batch.length },
+            "Batch could not be committed; it stays pending and is retried with backoff",
+          );
+        }
+        if (this.stopping) return undefined;
+        await sleep(backoffDelay(this.#databaseFailures, this.#backoff()), this.#stopSignal.signal);
+        if (this.stopping) return undefined;
+      }
+    }
+  }
+
+  async #settle(
+    results: readonly EntryResult[],
+    byId: ReadonlyMap<string, StreamEntry>,
+    alreadyGone: readonly string[],
+  ): Promise<void> {
+    const { logger, options } = this.#deps;
+    const deadLetters: DeadLetter[] = [];
+    const ackIds = [...alreadyGone];
+    const now = Date.now();
+    for (const result of results) {
+      const id = result.entry.id;
+      const entry = byId.get(id) as StreamEntry;
+      const retriesDone = this.#retries.get(id)?.retries ?? 0;
+      const attempts = entry.deliveries + retriesDone;
+      for (const { outcome } of result.outcomes) this.counts[outcome]++;
+      const disposition = result.disposition;
+      const decoded = result.entry.decoded;
+      const traceId = decoded.ok ? decoded.event.trace_id : decoded.traceId;
+      const eventType = decoded.ok ? decoded.event.event_type : decoded.eventType;
+      if (disposition.kind === "retry" && attempts < options.maxDeliveries) {
+        this.#retries.set(id, {
+          entry,
+          retries: retriesDone + 1,
+          nextAttemptAt: now + backoffDelay(retriesDone + 1, this.#backoff()),
+        });
+        continue;
+      }
+      this.#retries.delete(id);
+      ackIds.push(id);
+      if (disposition.kind === "ack") continue;
+      const letter: DeadLetter =
+        disposition.kind === "retry"
+          ? {
+              originalId: id,
+              originalFields: entry.fields ?? [],
+              reason: "max_deliveries",
+              detail: `failed ${attempts} times; last error: ${errorMessage(disposition.error)}`,
+              subscriber: disposition.subscriber,
+              attempts,
+              traceId,
+              eventType,
+            }
+          : {
+              originalId: id,
+              originalFields: entry.fields ?? [],
+              reason: disposition.reason,
+              detail: disposition.detail,
+              subscriber: disposition.subscriber,
+              attempts,
+              traceId,
+              eventType,
+            };
+      deadLetters.push(letter);
+      logger.warn(
+        {
+          entry_id: id,
+          trace_id: traceId,
+          reason: letter.reason,
+          detail: letter.detail,
+          subscriber: letter.subscriber,
+        },
+        "Event moved to the dead-letter stream",
+      );
+    }
+    // Dead letters first, confirmed; only then the ACKs that depend on them.
+    if (!(await this.#untilDone(() => this.#deps.deadLetters.write(deadLetters)))) return;
+    this.deadLettered += deadLetters.length;
+    await this.#untilDone(() => this.#deps.reader.ack(ackIds));
+  }
+
+  /** Retries a Redis write until it succeeds; false when shutdown came first. */
+  async #untilDone(write: () => Promise<void>): Promise<boolean> {
+    for (;;) {
+      try {
+        await write();
+        this.#onRedisOk();
+        return true;
+      } catch (error) {
+        if (this.stopping && this.#redisFailures > 0) return false;
+        await this.#onRedisError(error);
+      }
+    }
+  }
+
+  async #onRedisError(error: unknown): Promise<void> {
+    const { logger } = this.#deps;
+    if (errorMessage(error).startsWith("NOGROUP")) {
+      logger.error(
+        "The consumer group or the stream vanished (NOGROUP): recreating the group. " +
+          "Entries deleted with the stream cannot be recovered.",
+      );
+      try {
+        await this.#deps.recreateGroup();
+        return;
+      } catch (recreateError) {
+        error = recreateError;
+      }
+    }
+    this.#redisFailures++;
+    if (this.#redisFailures === 1) {
+      logger.error({ err: error }, "Redis unavailable; retrying with backoff");
+    }
+    await sleep(backoffDelay(this.#redisFailures, this.#backoff()), this.#stopSignal.signal);
+  }
+
+  #onRedisOk(): void {
+    if (this.#redisFailures === 0) return;
+    this.#deps.logger.info({ failures: this.#redisFailures }, "Redis available again");
+    this.#redisFailures = 0;
+  }
+
+  #dueRetries(): StreamEntry[] {
+    const now = Date.now();
+    const due: StreamEntry[] = [];
+    for (const retry of this.#retries.values()) {
+      if (retry.nextAttemptAt <= now) due.push(retry.entry);
+      if (due.length >= this.#deps.options.batchSize) break;
+    }
+    return due;
+  }
+
+  /** Block no longer than until the next retry is due. */
+  #blockTime(): number {
+    let next = Number.POSITIVE_INFINITY;
+    for (const retry of this.#retries.values()) next = Math.min(next, retry.nextAttemptAt);
+    const untilRetry = Math.ceil(next - Date.now());
+    return Math.max(1, Math.min(this.#deps.options.blockMs, untilRetry));
+  }
+
+  #backoff() {
+    return { baseMs: this.#deps.options.retryBaseMs, maxMs: this.#deps.options.retryMaxMs };
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
