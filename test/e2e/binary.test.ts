@@ -1,0 +1,370 @@
+/**
+ * End-to-end: the real compiled binary, copied alone into an empty folder outside the repo (no
+ * node_modules reachable), run with nothing but the environment below. Guards that the build
+ * embeds everything the worker needs at run time: libsql's native addon, the migrations, and the
+ * version, and that the binary keeps the CLI contract (commands, log lines, exit codes).
+ */
+
+import { Database } from "bun:sqlite";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { randomUUID } from "node:crypto";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import Redis from "ioredis";
+import pkg from "../../package.json" with { type: "json" };
+
+const repoRoot = resolve(import.meta.dir, "..", "..");
+const builtBinary = join(repoRoot, "dist", "coursepay");
+const CONSUMER_STARTED = "✅ Event consumer started";
+const ACCESS_GRANTED = "[CoursePayment] Course access granted successfully";
+
+const redisUrl = process.env.REDIS_URL ?? "";
+const runId = `${process.pid}-${randomUUID().slice(0, 8)}`;
+const streams: string[] = [];
+const dirs: string[] = [];
+const workers: Bun.Subprocess[] = [];
+
+/** Newest modification time under the paths the binary is built from. */
+function newestSourceMtime(): number {
+  let newest = 0;
+  const visit = (path: string): void => {
+    if (!existsSync(path)) return;
+    const stat = statSync(path);
+    if (stat.isDirectory()) {
+      for (const entry of readdirSync(path)) visit(join(path, entry));
+    } else {
+      newest = Math.max(newest, stat.mtimeMs);
+    }
+  };
+  for (const path of ["src", "migrations", "build.ts", "package.json", "bun.lock"]) {
+    visit(join(repoRoot, path));
+  }
+  return newest;
+}
+
+/** Builds dist/coursepay when it is missing or older than its sources, so the test never runs a stale binary. */
+function ensureBinary(): void {
+  if (existsSync(builtBinary) && statSync(builtBinary).mtimeMs >= newestSourceMtime()) return;
+  const build = Bun.spawnSync([process.execPath, "run", "build"], {
+    cwd: repoRoot,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  if (!build.success || !existsSync(builtBinary)) {
+    throw new Error(
+      `bun run build failed (exit ${build.exitCode}):\n${build.stdout}\n${build.stderr}`,
+    );
+  }
+}
+
+/** An empty folder under the OS temp dir holding only a copy of the binary. */
+function isolatedCopy(): string {
+  const dir = mkdtempSync(join(tmpdir(), "coursepay-e2e-"));
+  dirs.push(dir);
+  copyFileSync(builtBinary, join(dir, "coursepay"));
+  return dir;
+}
+
+function uniqueName(prefix: string): string {
+  return `${prefix}-${runId}-${randomUUID().slice(0, 8)}`;
+}
+
+/** The whole environment of the binary: nothing is inherited from the test process. */
+function workerEnv(dir: string, extra: Record<string, string | undefined> = {}) {
+  const stream = uniqueName("e2e-stream");
+  streams.push(stream);
+  const env: Record<string, string> = {
+    PATH: "/usr/bin:/bin",
+    HOME: dir,
+    REDIS_URL: redisUrl,
+    EVENT_STREAM: stream,
+    CONSUMER_GROUP: uniqueName("e2e-group"),
+    CONSUMER_NAME: "e2e",
+    DATABASE_URL: `file:${join(dir, "e2e.db")}`,
+    LOG_FORMAT: "json",
+  };
+  for (const [key, value] of Object.entries(extra)) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  return env;
+}
+
+function run(dir: string, args: string[], env: Record<string, string>) {
+  const result = Bun.spawnSync(["./coursepay", ...args], {
+    cwd: dir,
+    env,
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 15_000,
+  });
+  return {
+    exitCode: result.exitCode,
+    stdout: result.stdout.toString(),
+    stderr: result.stderr.toString(),
+  };
+}
+
+/** A running worker whose stdout and stderr are collected as they arrive. */
+function startWorker(dir: string, args: string[], env: Record<string, string>) {
+  const proc = Bun.spawn(["./coursepay", ...args], {
+    cwd: dir,
+    env,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  workers.push(proc);
+  const output = { stdout: "", stderr: "" };
+  const drain = async (stream: ReadableStream<Uint8Array>, key: "stdout" | "stderr") => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) output[key] += decoder.decode(chunk, { stream: true });
+  };
+  void drain(proc.stdout, "stdout");
+  void drain(proc.stderr, "stderr");
+  return { proc, output };
+}
+
+type Worker = ReturnType<typeof startWorker>;
+
+/** Polls `check` every 100 ms until it returns a value; fails with the worker's output on timeout or early exit. */
+async function waitFor<T>(
+  what: string,
+  worker: Worker,
+  check: () => T | undefined,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined) return value;
+    const exited = worker.proc.exitCode !== null;
+    if (exited || Date.now() > deadline) {
+      throw new Error(
+        `${exited ? `worker exited (${worker.proc.exitCode})` : `timed out after ${timeoutMs} ms`} ` +
+          `waiting for ${what}\n--- stdout\n${worker.output.stdout}\n--- stderr\n${worker.output.stderr}`,
+      );
+    }
+    await Bun.sleep(100);
+  }
+}
+
+/** Sends SIGTERM and returns the exit code, or undefined if the worker is still running after 15 s. */
+async function stop(worker: Worker): Promise<number | null | undefined> {
+  worker.proc.kill("SIGTERM");
+  const timeout = Bun.sleep(15_000).then(() => undefined);
+  return Promise.race([worker.proc.exited.then(() => worker.proc.exitCode), timeout]);
+}
+
+/** Runs a read-only query, or returns undefined while the file is missing or locked. */
+function query<T>(dbPath: string, sql: string): T[] | undefined {
+  if (!existsSync(dbPath)) return undefined;
+  let db: Database | undefined;
+  try {
+    db = new Database(dbPath, { readonly: true });
+    return db.query(sql).all() as T[];
+  } catch {
+    return undefined;
+  } finally {
+    db?.close();
+  }
+}
+
+function tableNames(dbPath: string): string[] {
+  const rows = query<{ name: string }>(
+    dbPath,
+    "SELECT name FROM sqlite_master WHERE type = 'table'",
+  );
+  return (rows ?? []).map((row) => row.name);
+}
+
+function columnNames(dbPath: string, table: string): string[] {
+  return (query<{ name: string }>(dbPath, `PRAGMA table_info(${table})`) ?? []).map((c) => c.name);
+}
+
+beforeAll(() => {
+  if (!redisUrl)
+    throw new Error("REDIS_URL is not set: test/support/redis-server.ts should set it");
+  ensureBinary();
+}, 180_000);
+
+afterAll(async () => {
+  for (const worker of workers) if (worker.exitCode === null) worker.kill("SIGKILL");
+  await Promise.all(workers.map((worker) => worker.exited));
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  if (redisUrl && streams.length > 0) {
+    const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await redis.connect();
+      await redis.del(...streams);
+    } catch {
+      // Best effort: the preload's throwaway redis-server goes away with the run anyway.
+    } finally {
+      redis.disconnect();
+    }
+  }
+});
+
+describe("compiled binary, alone in an empty folder", () => {
+  test("the copy has no node_modules or repository within reach", () => {
+    const dir = isolatedCopy();
+    expect(readdirSync(dir)).toEqual(["coursepay"]);
+    expect(dir.startsWith(repoRoot)).toBe(false);
+    for (let up = dir; up !== dirname(up); up = dirname(up)) {
+      expect(existsSync(join(up, "node_modules"))).toBe(false);
+    }
+    expect(existsSync("/node_modules")).toBe(false);
+  });
+
+  test("--version exits 0 and prints the package version", () => {
+    const dir = isolatedCopy();
+    const result = run(dir, ["--version"], workerEnv(dir));
+    expect(result.stderr).toBe("");
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toContain(pkg.version);
+  });
+
+  test("migrate exits 0 and creates both tables at DATABASE_URL", () => {
+    const dir = isolatedCopy();
+    const dbPath = join(dir, "e2e.db");
+    const result = run(dir, ["migrate"], workerEnv(dir));
+    expect(result).toMatchObject({ exitCode: 0 });
+    expect(tableNames(dbPath)).toEqual(
+      expect.arrayContaining(["course_enrollments", "processed_events"]),
+    );
+    expect(columnNames(dbPath, "course_enrollments").sort()).toEqual(
+      [
+        "actor_id",
+        "course_id",
+        "granted_at",
+        "id",
+        "language",
+        "status",
+        "tenant_id",
+        "trace_id",
+        "user_id",
+      ].sort(),
+    );
+    expect(columnNames(dbPath, "processed_events").sort()).toEqual(
+      [
+        "event_type",
+        "outcome",
+        "payload_hash",
+        "processed_at",
+        "stream_entry_id",
+        "subscriber_name",
+        "trace_id",
+      ].sort(),
+    );
+  });
+
+  test("without DATABASE_URL, migrate creates data/coursepay.db inside the working directory", () => {
+    const dir = isolatedCopy();
+    const result = run(dir, ["migrate"], workerEnv(dir, { DATABASE_URL: undefined }));
+    expect(result).toMatchObject({ exitCode: 0 });
+    expect(tableNames(join(dir, "data", "coursepay.db"))).toEqual(
+      expect.arrayContaining(["course_enrollments", "processed_events"]),
+    );
+  });
+
+  test("serve grants course access for a simulated payment exactly once, then stops on SIGTERM with 0", async () => {
+    const dir = isolatedCopy();
+    const dbPath = join(dir, "e2e.db");
+    const env = workerEnv(dir);
+    expect(run(dir, ["migrate"], env)).toMatchObject({ exitCode: 0 });
+
+    const worker = startWorker(dir, ["serve"], env);
+    await waitFor("the consumer to start", worker, () =>
+      worker.output.stdout.includes(CONSUMER_STARTED) ? true : undefined,
+    );
+
+    const simulate = run(
+      dir,
+      [
+        "simulate",
+        "payment-succeeded",
+        "--tenant",
+        "test_tenant",
+        "--user",
+        "test_user",
+        "--course",
+        "course_001",
+      ],
+      env,
+    );
+    expect(simulate).toMatchObject({ exitCode: 0 });
+
+    interface Enrollment {
+      tenant_id: string;
+      user_id: string;
+      actor_id: string;
+      course_id: string;
+      status: string;
+      trace_id: string;
+    }
+    interface Processed {
+      trace_id: string;
+      stream_entry_id: string;
+      payload_hash: string;
+    }
+    const [enrollment, processed] = await waitFor(
+      "the enrollment and its processed event",
+      worker,
+      () => {
+        const enrollments = query<Enrollment>(
+          dbPath,
+          "SELECT * FROM course_enrollments WHERE actor_id LIKE 'test_tenant%'",
+        );
+        const events = query<Processed>(
+          dbPath,
+          "SELECT * FROM processed_events WHERE subscriber_name = 'course_payment_subscriber'",
+        );
+        if (!enrollments?.length || !events?.length) return undefined;
+        return [enrollments, events] as const;
+      },
+    );
+    expect(enrollment).toHaveLength(1);
+    expect(processed).toHaveLength(1);
+    expect(enrollment[0]).toMatchObject({
+      tenant_id: "test_tenant",
+      user_id: "test_user",
+      actor_id: "test_tenant:test_user",
+      course_id: "course_001",
+      status: "active",
+    });
+    const traceId = enrollment[0]?.trace_id ?? "";
+    expect(traceId).not.toBe("");
+    expect(simulate.stdout).toContain(traceId);
+    expect(processed[0]?.trace_id).toBe(traceId);
+    expect(processed[0]?.stream_entry_id).toMatch(/^\d+-\d+$/);
+    expect(processed[0]?.payload_hash).not.toBe("");
+
+    await waitFor("the access-granted log line", worker, () =>
+      worker.output.stdout.includes(ACCESS_GRANTED) ? true : undefined,
+    );
+
+    expect(await stop(worker)).toBe(0);
+    // Still one of each after shutdown: nothing was processed twice.
+    expect(query(dbPath, "SELECT * FROM course_enrollments")).toHaveLength(1);
+    expect(query(dbPath, "SELECT * FROM processed_events")).toHaveLength(1);
+  }, 90_000);
+
+  test("no arguments means serve", async () => {
+    const dir = isolatedCopy();
+    const env = workerEnv(dir);
+    expect(run(dir, ["migrate"], env)).toMatchObject({ exitCode: 0 });
+    const worker = startWorker(dir, [], env);
+    await waitFor("the consumer to start", worker, () =>
+      worker.output.stdout.includes(CONSUMER_STARTED) ? true : undefined,
+    );
+    expect(await stop(worker)).toBe(0);
+  }, 40_000);
+
+  test("a bad BATCH_SIZE exits 2 naming the variable, without a stack trace", () => {
+    const dir = isolatedCopy();
+    const result = run(dir, [], workerEnv(dir, { BATCH_SIZE: "abc" }));
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain("BATCH_SIZE");
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+  });
+});
