@@ -1,0 +1,156 @@
+/**
+ * Stream entry → validated event. Never throws and never trusts the input: size limit first
+ * (nothing parsed), then JSON, then the event type's valibot schema. A failure is a value with a
+ * dead-letter reason and a detail naming each broken rule.
+ */
+import * as v from "valibot";
+import {
+  eventSchemaFor,
+  type PaycoreEnvelope,
+  PaycoreEnvelopeSchema,
+  type PaymentSucceededEvent,
+} from "./event-schema.ts";
+import { payloadHash } from "./payload-hash.ts";
+import { entrySize, fieldsToRecord, recordToEnvelope, type WireForm } from "./wire-format.ts";
+
+/** Why an entry went to the dead-letter stream; one fixed list everywhere. */
+export const DEAD_LETTER_REASONS = [
+  "invalid_json",
+  "invalid_event",
+  "too_large",
+  "conflict",
+  "unauthenticated",
+  "max_deliveries",
+  "permanent_error",
+  "simulated",
+] as const;
+
+export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
+
+export type DecodeFailureReason = Extract<
+  DeadLetterReason,
+  "too_large" | "invalid_json" | "invalid_event"
+>;
+
+export type DecodeResult =
+  | {
+      ok: true;
+      /** A `PaymentSucceededEvent` when `event_type` is `paycore.payment_succeeded`. */
+      event: PaycoreEnvelope | PaymentSucceededEvent;
+      payloadHash: string;
+      form: WireForm;
+      /** The raw `data` field, in the data form. */
+      data?: string;
+    }
+  | {
+      ok: false;
+      reason: DecodeFailureReason;
+      detail: string;
+      /** Read from the raw envelope when it is a string there, for logging the failure. */
+      traceId?: string;
+      eventType?: string;
+    };
+
+export interface DecodeOptions {
+  /** Entries whose names and values together exceed this many UTF-8 bytes are not parsed. */
+  maxEventBytes: number;
+}
+
+/** Longest trace id or event type copied from a rejected entry into the result. */
+const MAX_HINT_LENGTH = 256;
+
+export function decodeEntry(fields: readonly string[], options: DecodeOptions): DecodeResult {
+  try {
+    return decode(fields, options);
+  } catch (error) {
+    // Unreachable by design; the guard keeps the promise "never throws" for any input.
+    const message = error instanceof Error ? error.message : String(error);
+    return { ok: false, reason: "invalid_event", detail: `could not decode entry: ${message}` };
+  }
+}
+
+function decode(fields: readonly string[], options: DecodeOptions): DecodeResult {
+  if (!Array.isArray(fields) || !fields.every((item) => typeof item === "string")) {
+    return { ok: false, reason: "invalid_event", detail: "entry must be an array of strings" };
+  }
+  const size = entrySize(fields);
+  if (size > options.maxEventBytes) {
+    return {
+      ok: false,
+      reason: "too_large",
+      detail: `entry is ${size} bytes, the limit is ${options.maxEventBytes}`,
+    };
+  }
+  if (fields.length % 2 !== 0) {
+    return {
+      ok: false,
+      reason: "invalid_event",
+      detail: `entry has ${fields.length} items: field ${JSON.stringify(fields.at(-1))} has no value`,
+    };
+  }
+
+  const record = fieldsToRecord(fields);
+  const read = recordToEnvelope(record);
+  if (!read.ok) {
+    // Only the flat form has readable fields left when its metadata is not JSON.
+    return { ...read, ...hints(record.data === undefined ? record : undefined) };
+  }
+
+  const raw = read.envelope;
+  const eventType = isObject(raw) ? raw.event_type : undefined;
+  const schema = typeof eventType === "string" ? eventSchemaFor(eventType) : PaycoreEnvelopeSchema;
+  const parsed = v.safeParse(schema, raw);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      reason: "invalid_event",
+      detail: formatIssues(parsed.issues),
+      ...hints(raw),
+    };
+  }
+  const event = parsed.output;
+  const result: DecodeResult = {
+    ok: true,
+    event,
+    payloadHash: payloadHash(event),
+    form: read.form,
+  };
+  if (read.data !== undefined) result.data = read.data;
+  return result;
+}
+
+/**
+ * `path: message` for each issue, joined with `; `, e.g.
+ * `tenant_id: must not be empty; metadata.course_id: required`. A missing key says `required`;
+ * an issue about the whole envelope is reported as `event`.
+ */
+export function formatIssues(issues: readonly v.BaseIssue<unknown>[]): string {
+  return issues.map((issue) => `${issuePath(issue)}: ${issueMessage(issue)}`).join("; ");
+}
+
+function issuePath(issue: v.BaseIssue<unknown>): string {
+  if (issue.path === undefined || issue.path.length === 0) return "event";
+  return issue.path.map((item) => String(item.key)).join(".");
+}
+
+function issueMessage(issue: v.BaseIssue<unknown>): string {
+  // valibot v1 reports a missing key as an object issue expecting the key name, e.g. `"c"`.
+  const isObjectIssue = issue.type === "object" || issue.type === "loose_object";
+  if (issue.kind === "schema" && isObjectIssue && issue.expected?.startsWith('"')) {
+    return "required";
+  }
+  return issue.message;
+}
+
+function hints(raw: unknown): { traceId?: string; eventType?: string } {
+  const out: { traceId?: string; eventType?: string } = {};
+  if (!isObject(raw)) return out;
+  const { trace_id: traceId, event_type: eventType } = raw;
+  if (typeof traceId === "string") out.traceId = traceId.slice(0, MAX_HINT_LENGTH);
+  if (typeof eventType === "string") out.eventType = eventType.slice(0, MAX_HINT_LENGTH);
+  return out;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
