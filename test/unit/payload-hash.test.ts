@@ -59,11 +59,6 @@ describe("payloadHash", () => {
     expect(shifted).not.toBe(payloadHash(event));
   });
 
-  test("hashes 100k events well within a second", () => {
-    const started = performance.now();
-    for (let i = 0; i < 100_000; i++) payloadHash(event);
-    expect(performance.now() - started).toBeLessThan(1000);
-  });
 });
 
 describe("canonicalJson", () => {
