@@ -3,7 +3,7 @@
  * The only entry: picks a command from argv, runs it and maps errors to exit codes
  * (0 ok, 1 runtime failure, 2 bad usage, bad configuration or unsupported Redis).
  */
-import { migrateCommand, MIGRATE_HELP } from "./cli/migrate.ts";
+import { MIGRATE_HELP, migrateCommand } from "./cli/migrate.ts";
 import { SERVE_HELP, serveCommand } from "./cli/serve.ts";
 import { SIMULATE_HELP, simulateCommand } from "./cli/simulate.ts";
 import { EXIT_FAILURE, EXIT_USAGE, UsageError } from "./cli/usage-error.ts";

@@ -77,7 +77,10 @@ export async function serveCommand(args: string[]): Promise<number> {
 }
 
 /** Demo mode: one simulated payment per interval, from a small set of users and courses. */
-function startSimulator(config: ReturnType<typeof loadConfig>, logger: ReturnType<typeof createLogger>) {
+function startSimulator(
+  config: ReturnType<typeof loadConfig>,
+  logger: ReturnType<typeof createLogger>,
+) {
   const simulator = getPaycoreSimulator();
   let published = 0;
   logger.info({ interval_ms: config.simulatorIntervalMs }, "PayCore simulator publishing payments");

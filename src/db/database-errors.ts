@@ -1,5 +1,10 @@
 /** SQLite result codes that say something about the event's data, not about the database. */
-const DATA_ERROR_PREFIXES = ["SQLITE_CONSTRAINT", "SQLITE_MISMATCH", "SQLITE_TOOBIG", "SQLITE_RANGE"];
+const DATA_ERROR_PREFIXES = [
+  "SQLITE_CONSTRAINT",
+  "SQLITE_MISMATCH",
+  "SQLITE_TOOBIG",
+  "SQLITE_RANGE",
+];
 
 function errorCode(error: unknown): string | undefined {
   for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {

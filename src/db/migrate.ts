@@ -1,5 +1,7 @@
 import type { Client } from "@libsql/client";
-import { type MigrationFile, readMigrations } from "./read-migrations.ts" with { type: "macro" };
+// A Bun macro: runs at build time, so the SQL is part of the program.
+import { readMigrations } from "./read-migrations.ts" with { type: "macro" };
+import type { MigrationFile } from "./read-migrations.ts";
 
 /** drizzle's own bookkeeping table, so `drizzle-kit migrate` and this agree on what ran. */
 const MIGRATIONS_TABLE = "__drizzle_migrations";

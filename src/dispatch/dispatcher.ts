@@ -77,7 +77,11 @@ export class Dispatcher {
       const subscribers = this.registry.lookup(decoded.event.event_type);
       if (subscribers.length === 0) outcomes.get(entry)?.push({ outcome: "ignored" });
       for (const subscriber of subscribers) {
-        const dispatched = { event: decoded.event, entryId: entry.id, payloadHash: decoded.payloadHash };
+        const dispatched = {
+          event: decoded.event,
+          entryId: entry.id,
+          payloadHash: decoded.payloadHash,
+        };
         const items = work.get(subscriber) ?? [];
         items.push({ entry, dispatched });
         work.set(subscriber, items);
@@ -134,20 +138,35 @@ export class Dispatcher {
       await this.#claimAndHandle(subscriber, firsts, tx, now, afterCommit, results);
     } catch (batchError) {
       if (isTransientDatabaseError(batchError)) throw batchError;
-      this.logger.warn(
-        { subscriber: subscriber.name, events: firsts.length, err: batchError },
-        "Batch failed in a subscriber; re-running it one event at a time",
-      );
-      for (const item of firsts) {
-        try {
-          await this.#claimAndHandle(subscriber, [item], tx, now, afterCommit, results);
-        } catch (error) {
-          if (isTransientDatabaseError(error)) throw error;
-          results.set(item, this.#failure(subscriber, item, error));
+      const only = firsts.length === 1 ? firsts[0] : undefined;
+      if (only !== undefined) {
+        results.set(only, this.#failure(subscriber, only, batchError));
+      } else {
+        this.logger.warn(
+          { subscriber: subscriber.name, events: firsts.length, err: batchError },
+          "Batch failed in a subscriber; re-running it one event at a time",
+        );
+        for (const item of firsts) {
+          try {
+            await this.#claimAndHandle(subscriber, [item], tx, now, afterCommit, results);
+          } catch (error) {
+            if (isTransientDatabaseError(error)) throw error;
+            results.set(item, this.#failure(subscriber, item, error));
+          }
         }
       }
     }
 
+    return this.#withRepeats(subscriber, results, firstByTraceId, repeats);
+  }
+
+  /** The repeats of a trace_id inside the batch follow what happened to its first occurrence. */
+  #withRepeats(
+    subscriber: Subscriber,
+    results: Map<Item, ItemResult>,
+    firstByTraceId: ReadonlyMap<string, Item>,
+    repeats: readonly Item[],
+  ): Map<Item, ItemResult> {
     for (const repeat of repeats) {
       const first = firstByTraceId.get(repeat.dispatched.event.trace_id) as Item;
       const firstResult = results.get(first) as ItemResult;
@@ -239,7 +258,10 @@ export class Dispatcher {
       };
     }
     this.logger.warn(logFields, "Subscriber failed on the event; it will be retried");
-    return { outcome: "failed", disposition: { kind: "retry", subscriber: subscriber.name, error } };
+    return {
+      outcome: "failed",
+      disposition: { kind: "retry", subscriber: subscriber.name, error },
+    };
   }
 }
 

@@ -147,7 +147,7 @@ export class EventConsumer {
 
   /** Runs the batch's transaction, retrying in place (delivery counts untouched) until it commits. */
   async #dispatch(batch: readonly BatchEntry[]): Promise<EntryResult[] | undefined> {
-    const { dispatcher, logger, options } = this.#deps;
+    const { dispatcher, logger } = this.#deps;
     for (;;) {
       try {
         const results = await dispatcher.dispatch(batch);

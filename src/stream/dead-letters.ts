@@ -29,11 +29,13 @@ export class DeadLetterWriter {
     if (letters.length === 0) return;
     const failedAt = new Date(this.clock()).toISOString();
     const pipeline = this.redis.pipeline();
-    for (const letter of letters) pipeline.xadd(this.streamName, "*", ...toFields(letter, failedAt));
+    for (const letter of letters)
+      pipeline.xadd(this.streamName, "*", ...toFields(letter, failedAt));
     const replies = (await pipeline.exec()) ?? [];
     const failure = replies.find(([error]) => error !== null)?.[0];
     if (failure) throw failure;
-    if (replies.length !== letters.length) throw new Error("Redis did not confirm every dead letter");
+    if (replies.length !== letters.length)
+      throw new Error("Redis did not confirm every dead letter");
   }
 }
 

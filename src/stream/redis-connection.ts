@@ -76,7 +76,10 @@ export function reportConnectionState(
   redis.on("error", (error: Error) => {
     if (down) return;
     down = true;
-    logger.error({ connection: label, error: error.message }, "Redis connection lost; reconnecting");
+    logger.error(
+      { connection: label, error: error.message },
+      "Redis connection lost; reconnecting",
+    );
   });
   redis.on("ready", () => {
     if (!down) return;

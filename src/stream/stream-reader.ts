@@ -27,9 +27,16 @@ export class StreamReader {
   /** New entries, waiting up to `blockMs` for the first. */
   async readNew(count: number, blockMs: number): Promise<StreamEntry[]> {
     const reply = (await this.blocking.xreadgroup(
-      "GROUP", this.group, this.consumer,
-      "COUNT", count, "BLOCK", blockMs,
-      "STREAMS", this.stream, ">",
+      "GROUP",
+      this.group,
+      this.consumer,
+      "COUNT",
+      count,
+      "BLOCK",
+      blockMs,
+      "STREAMS",
+      this.stream,
+      ">",
     )) as XReadGroupReply;
     return (reply?.[0]?.[1] ?? []).map(([id, fields]) => ({ id, fields, deliveries: 1 }));
   }
@@ -40,16 +47,26 @@ export class StreamReader {
    */
   async readPending(cursor: string, count: number): Promise<StreamEntry[]> {
     const reply = (await this.blocking.xreadgroup(
-      "GROUP", this.group, this.consumer,
-      "COUNT", count,
-      "STREAMS", this.stream, cursor,
+      "GROUP",
+      this.group,
+      this.consumer,
+      "COUNT",
+      count,
+      "STREAMS",
+      this.stream,
+      cursor,
     )) as XReadGroupReply;
     const entries = reply?.[0]?.[1] ?? [];
     const first = entries[0];
     const last = entries.at(-1);
     if (first === undefined || last === undefined) return [];
     const pending = (await this.commands.xpending(
-      this.stream, this.group, first[0], last[0], entries.length, this.consumer,
+      this.stream,
+      this.group,
+      first[0],
+      last[0],
+      entries.length,
+      this.consumer,
     )) as [id: string, consumer: string, idleMs: number, deliveries: number][];
     const deliveries = new Map(pending.map(([id, , , count]) => [id, count]));
     return entries.map(([id, fields]) => ({ id, fields, deliveries: deliveries.get(id) ?? 1 }));

@@ -1,0 +1,338 @@
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import type { Config } from "../../src/config/config.ts";
+import { decodeEntry } from "../../src/contract/decode.ts";
+import { Dispatcher } from "../../src/dispatch/dispatcher.ts";
+import { SubscriberRegistry } from "../../src/dispatch/registry.ts";
+import { silentLogger } from "../../src/observe/logger.ts";
+import { EventConsumer } from "../../src/stream/consumer.ts";
+import { DeadLetterWriter, deadLetterStreamName } from "../../src/stream/dead-letters.ts";
+import { StreamReader } from "../../src/stream/stream-reader.ts";
+import { buildRegistry, openStore, type Worker } from "../../src/worker.ts";
+import {
+  countRows,
+  openTestDatabase,
+  publishFields,
+  publishPayment,
+  readDeadLetters,
+  startTestWorker,
+  streamState,
+  testConfig,
+  testRedis,
+  waitFor,
+  waitUntilDrained,
+} from "../support/worker-harness.ts";
+
+const redis = testRedis();
+const running: Worker[] = [];
+
+async function start(config: Config): Promise<Worker> {
+  const worker = await startTestWorker(config);
+  running.push(worker);
+  return worker;
+}
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((worker) => worker.stop()));
+});
+afterAll(() => redis.disconnect());
+
+const ENROLLMENTS = "SELECT count(*) FROM course_enrollments";
+const PROCESSED =
+  "SELECT count(*) FROM processed_events WHERE subscriber_name = 'course_payment_subscriber'";
+
+describe("consumer", () => {
+  test("a payment in wire form 'data' grants the course once and is ACKed", async () => {
+    const config = testConfig();
+    const worker = await start(config);
+    await publishPayment(redis, config.eventStream, {
+      trace_id: "evt_data_1",
+      tenant_id: "test_tenant",
+      user_id: "test_user",
+      course_id: "course_001",
+      language: "de",
+    });
+    await waitUntilDrained(redis, config);
+    const rows = await worker.database.client.execute(
+      "SELECT * FROM course_enrollments WHERE actor_id LIKE 'test_tenant%'",
+    );
+    expect(rows.rows).toHaveLength(1);
+    expect(rows.rows[0]).toMatchObject({
+      tenant_id: "test_tenant",
+      user_id: "test_user",
+      actor_id: "test_tenant:test_user",
+      course_id: "course_001",
+      language: "de",
+      status: "active",
+      trace_id: "evt_data_1",
+    });
+    const processed = await worker.database.client.execute(
+      "SELECT * FROM processed_events WHERE subscriber_name = 'course_payment_subscriber'",
+    );
+    expect(processed.rows).toHaveLength(1);
+    expect(processed.rows[0]).toMatchObject({
+      trace_id: "evt_data_1",
+      event_type: "paycore.payment_succeeded",
+      outcome: "applied",
+    });
+    expect(String(processed.rows[0]?.payload_hash)).toMatch(/^[0-9a-f]{64}$/);
+    expect(Number(processed.rows[0]?.processed_at)).toBeGreaterThan(1_600_000_000_000);
+    expect(worker.consumer?.counts.applied).toBe(1);
+  });
+
+  test("the flat wire form from redis-cli grants a course", async () => {
+    const config = testConfig();
+    const worker = await start(config);
+    const entryId = await publishFields(redis, config.eventStream, [
+      "event_type",
+      "paycore.payment_succeeded",
+      "trace_id",
+      "evt_1",
+      "tenant_id",
+      "t1",
+      "user_id",
+      "u1",
+      "metadata",
+      '{"course_id":"c1"}',
+    ]);
+    await waitUntilDrained(redis, config);
+    const rows = await worker.database.client.execute("SELECT * FROM course_enrollments");
+    expect(rows.rows).toHaveLength(1);
+    expect(rows.rows[0]).toMatchObject({ actor_id: "t1:u1", course_id: "c1", trace_id: "evt_1" });
+    const processed = await worker.database.client.execute(
+      "SELECT stream_entry_id FROM processed_events",
+    );
+    expect(processed.rows[0]?.stream_entry_id).toBe(entryId);
+  });
+
+  test("the same trace_id three times gives 1 enrollment, 1 processed row, 0 pending", async () => {
+    const config = testConfig();
+    const worker = await start(config);
+    for (let i = 0; i < 3; i++) {
+      await publishPayment(redis, config.eventStream, { trace_id: "evt_replayed" });
+      await waitUntilDrained(redis, config); // separate batches: a replay across batches
+    }
+    expect(await countRows(worker.database, ENROLLMENTS)).toBe(1);
+    expect(await countRows(worker.database, PROCESSED)).toBe(1);
+    expect((await streamState(redis, config)).pending).toBe(0);
+    expect(worker.consumer?.counts).toMatchObject({ applied: 1, duplicate: 2 });
+  });
+
+  test("the same trace_id twice inside one batch is applied once", async () => {
+    const config = testConfig();
+    // Published before the worker starts, so one read takes all three.
+    await publishPayment(redis, config.eventStream, { trace_id: "evt_twice" });
+    await publishPayment(redis, config.eventStream, { trace_id: "evt_twice" });
+    await publishPayment(redis, config.eventStream, { trace_id: "evt_other", user_id: "u2" });
+    const worker = await start(config);
+    await waitUntilDrained(redis, config);
+    expect(await countRows(worker.database, ENROLLMENTS)).toBe(2);
+    expect(await countRows(worker.database, PROCESSED)).toBe(2);
+    expect(worker.consumer?.counts).toMatchObject({ applied: 2, duplicate: 1 });
+  });
+
+  test("two payments for one course leave one enrollment", async () => {
+    const config = testConfig();
+    const worker = await start(config);
+    await publishPayment(redis, config.eventStream, { trace_id: "evt_pay_1" });
+    await publishPayment(redis, config.eventStream, { trace_id: "evt_pay_2" });
+    await waitUntilDrained(redis, config);
+    expect(await countRows(worker.database, ENROLLMENTS)).toBe(1);
+    expect(await countRows(worker.database, PROCESSED)).toBe(2);
+    const row = await worker.database.client.execute("SELECT trace_id FROM course_enrollments");
+    expect(row.rows[0]?.trace_id).toBe("evt_pay_1");
+  });
+
+  test("a crash after commit and before ACK: the restarted consumer skips the entry and ACKs it", async () => {
+    const config = testConfig();
+    await publishPayment(redis, config.eventStream, { trace_id: "evt_crash" });
+    // The "crashed" run: read as the worker's consumer, commit, never ACK.
+    const database = await openStore(config, silentLogger());
+    await redis.xgroup("CREATE", config.eventStream, config.consumerGroup, "0", "MKSTREAM");
+    const reader = new StreamReader(
+      redis,
+      redis,
+      config.eventStream,
+      config.consumerGroup,
+      config.consumerName,
+    );
+    const entries = await reader.readNew(10, 10);
+    expect(entries).toHaveLength(1);
+    const dispatcher = new Dispatcher(buildRegistry(silentLogger()), database, silentLogger());
+    const results = await dispatcher.dispatch(
+      entries.map((entry) => ({
+        id: entry.id,
+        fields: entry.fields ?? [],
+        decoded: decodeEntry(entry.fields ?? [], { maxEventBytes: 65536 }),
+      })),
+    );
+    expect(results[0]?.outcomes).toEqual([
+      { subscriber: "course_payment_subscriber", outcome: "applied" },
+    ]);
+    database.close();
+    expect((await streamState(redis, config)).pending).toBe(1);
+
+    // The restart under the same consumer name finds its own pending entry first.
+    const worker = await start(config);
+    await waitUntilDrained(redis, config);
+    expect(await countRows(worker.database, ENROLLMENTS)).toBe(1);
+    expect(await countRows(worker.database, PROCESSED)).toBe(1);
+    expect(worker.consumer?.counts).toMatchObject({ applied: 0, duplicate: 1 });
+  });
+
+  test("bad events go to the dead-letter stream with their reason and the next good event is applied", async () => {
+    const config = testConfig();
+    const worker = await start(config);
+    const badJson = await publishFields(redis, config.eventStream, ["data", "{not json"]);
+    const missingTenant = await publishFields(redis, config.eventStream, [
+      "data",
+      JSON.stringify({
+        event_type: "paycore.payment_succeeded",
+        trace_id: "evt_bad",
+        user_id: "u1",
+        metadata: { course_id: "c1" },
+      }),
+    ]);
+    const badId = await publishFields(redis, config.eventStream, [
+      "event_type",
+      "paycore.payment_succeeded",
+      "trace_id",
+      "evt bad",
+      "tenant_id",
+      "t1",
+      "user_id",
+      "u1",
+      "metadata",
+      '{"course_id":"c1"}',
+    ]);
+    await publishPayment(redis, config.eventStream, { trace_id: "evt_good_after_bad" });
+    await waitUntilDrained(redis, config);
+
+    const letters = await readDeadLetters(redis, config);
+    expect(letters.map((letter) => [letter.original_id, letter.reason])).toEqual([
+      [badJson, "invalid_json"],
+      [missingTenant, "invalid_event"],
+      [badId, "invalid_event"],
+    ]);
+    expect(letters[1]?.detail).toContain("tenant_id");
+    expect(letters[2]?.detail).toContain("trace_id");
+    expect(JSON.parse(letters[0]?.original ?? "null")).toEqual(["data", "{not json"]);
+    expect(letters[0]).toMatchObject({ attempts: "1" });
+    expect(Date.parse(letters[0]?.failed_at ?? "")).not.toBeNaN();
+    expect(await countRows(worker.database, ENROLLMENTS)).toBe(1);
+    expect(worker.consumer?.counts).toMatchObject({ invalid: 3, applied: 1 });
+  });
+
+  test("an event type with no subscriber is ACKed and counted as ignored", async () => {
+    const config = testConfig();
+    const worker = await start(config);
+    await publishFields(redis, config.eventStream, [
+      "data",
+      JSON.stringify({
+        event_type: "paycore.refund_issued",
+        trace_id: "evt_refund",
+        tenant_id: "t1",
+        user_id: "u1",
+        metadata: { amount: 10 },
+      }),
+    ]);
+    await waitUntilDrained(redis, config);
+    expect(worker.consumer?.counts.ignored).toBe(1);
+    expect((await streamState(redis, config)).deadLetters).toBe(0);
+    expect(await countRows(worker.database, PROCESSED)).toBe(0);
+  });
+
+  test("events published before the first start are not missed (group starts at 0)", async () => {
+    const config = testConfig();
+    await publishPayment(redis, config.eventStream, { trace_id: "evt_early" });
+    const worker = await start(config);
+    await waitUntilDrained(redis, config);
+    expect(await countRows(worker.database, ENROLLMENTS)).toBe(1);
+  });
+
+  test("the same trace_id with a different payload is a conflict: dead-lettered, not applied", async () => {
+    const config = testConfig();
+    const worker = await start(config);
+    await publishPayment(redis, config.eventStream, { trace_id: "evt_same", course_id: "c1" });
+    await waitUntilDrained(redis, config);
+    await publishPayment(redis, config.eventStream, { trace_id: "evt_same", course_id: "c2" });
+    await waitUntilDrained(redis, config);
+    const rows = await worker.database.client.execute("SELECT course_id FROM course_enrollments");
+    expect(rows.rows.map((row) => row.course_id)).toEqual(["c1"]);
+    const letters = await readDeadLetters(redis, config);
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({
+      reason: "conflict",
+      subscriber: "course_payment_subscriber",
+    });
+  });
+
+  test("stop finishes the batch in hand and leaves nothing pending", async () => {
+    const config = testConfig({ BATCH_SIZE: "50" });
+    for (let i = 0; i < 200; i++) {
+      await publishPayment(redis, config.eventStream, {
+        trace_id: `evt_stop_${i}`,
+        user_id: `u${i}`,
+      });
+    }
+    const worker = await startTestWorker(config);
+    await waitFor(
+      "some events to be applied",
+      async () => (worker.consumer?.counts.applied ?? 0) > 0,
+    );
+    await worker.stop();
+    const database = await openTestDatabase(config);
+    const applied = await countRows(database, PROCESSED);
+    database.close();
+    const state = await streamState(redis, config);
+    expect(state.pending).toBe(0);
+    expect(applied).toBe(worker.consumer?.counts.applied ?? -1);
+  });
+});
+
+describe("poison events", () => {
+  test("an event failing on its own is retried, then dead-lettered with max_deliveries; others flow", async () => {
+    const config = testConfig({ MAX_DELIVERIES: "3" });
+    const database = await openStore(config, silentLogger());
+    await redis.xgroup("CREATE", config.eventStream, config.consumerGroup, "0", "MKSTREAM");
+    let poisonAttempts = 0;
+    const registry = new SubscriberRegistry().register({
+      name: "picky_subscriber",
+      eventTypes: ["paycore.payment_succeeded"],
+      async handle(events) {
+        for (const { event } of events) {
+          if (event.trace_id !== "evt_poison") continue;
+          if (events.length === 1) poisonAttempts++; // counts the attempts on it alone
+          throw new Error("the course service is confused");
+        }
+      },
+    });
+    const consumer = new EventConsumer({
+      reader: new StreamReader(testRedis(), redis, config.eventStream, config.consumerGroup, "c1"),
+      deadLetters: new DeadLetterWriter(redis, deadLetterStreamName(config.eventStream)),
+      dispatcher: new Dispatcher(registry, database, silentLogger()),
+      logger: silentLogger(),
+      options: config,
+      recreateGroup: async () => {},
+    });
+    await publishPayment(redis, config.eventStream, { trace_id: "evt_poison" });
+    await publishPayment(redis, config.eventStream, { trace_id: "evt_fine", user_id: "u2" });
+    consumer.start();
+    try {
+      await waitUntilDrained(redis, config);
+    } finally {
+      await consumer.stop();
+      database.close();
+    }
+    expect(poisonAttempts).toBe(3);
+    expect(consumer.counts.applied).toBe(1);
+    const letters = await readDeadLetters(redis, config);
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({
+      reason: "max_deliveries",
+      attempts: "3",
+      subscriber: "picky_subscriber",
+      trace_id: "evt_poison",
+    });
+    expect(letters[0]?.detail).toContain("the course service is confused");
+  });
+});
