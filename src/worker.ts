@@ -31,6 +31,7 @@ export async function openStore(config: Config, logger: Logger): Promise<Databas
     url: config.databaseUrl,
     authToken: config.databaseAuthToken,
     filePath: config.databaseFilePath,
+    busyTimeoutMs: config.databaseBusyTimeoutMs,
   });
   logger.info(
     config.databaseFilePath !== undefined

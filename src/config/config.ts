@@ -23,6 +23,8 @@ export interface Config {
   readonly databaseFilePath: string | undefined;
   /** DATABASE_AUTH_TOKEN (secret). */
   readonly databaseAuthToken: string | undefined;
+  /** DATABASE_BUSY_TIMEOUT_MS, default 30000: how long a writer waits for the write lock. */
+  readonly databaseBusyTimeoutMs: number;
   /** EVENT_STREAM, default `brain.events.paycore`. */
   readonly eventStream: string;
   /** CONSUMER_GROUP, default `course_factory`. */
@@ -227,6 +229,7 @@ const EnvSchema = v.pipe(
     REDIS_URL: v.optional(redisUrl(), "redis://127.0.0.1:6379"),
     DATABASE_URL: v.optional(databaseUrl(), "file:data/coursepay.db"),
     DATABASE_AUTH_TOKEN: v.optional(anyString()),
+    DATABASE_BUSY_TIMEOUT_MS: v.optional(integer(0, 600_000), "30000"),
     EVENT_STREAM: v.optional(name(), "brain.events.paycore"),
     CONSUMER_GROUP: v.optional(name(), "course_factory"),
     CONSUMER_NAME: v.optional(name(), () => os.hostname()),
@@ -287,6 +290,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL.url,
     databaseFilePath: e.DATABASE_URL.filePath,
     databaseAuthToken: e.DATABASE_AUTH_TOKEN,
+    databaseBusyTimeoutMs: e.DATABASE_BUSY_TIMEOUT_MS,
     eventStream: e.EVENT_STREAM,
     consumerGroup: e.CONSUMER_GROUP,
     consumerName: e.CONSUMER_NAME,

@@ -13,19 +13,26 @@ export interface DatabaseOptions {
   authToken?: string;
   /** Absolute path of a local database file; undefined for remote or in-memory databases. */
   filePath?: string;
-  /** How long a writer waits for the write lock before SQLITE_BUSY. */
+  /**
+   * How long a writer waits for the write lock before SQLITE_BUSY. Default 30 s, so concurrent
+   * writers queue instead of failing (the client's own default is 0).
+   */
   busyTimeoutMs?: number;
 }
 
 export interface Database {
+  /** Replaced by `reopen()`: read it at each use, do not keep it. */
   readonly client: Client;
   readonly db: Db;
   readonly filePath: string | undefined;
+  /**
+   * Throws the client and its connections away and opens a new one. Needed after SQLITE_BUSY:
+   * the libSQL client 0.18 can leave that connection's next COMMIT failing, and an abandoned
+   * BEGIN holding the write lock.
+   */
+  reopen(): Promise<void>;
   close(): void;
 }
-
-/** 30 s: concurrent writers queue for the lock instead of failing (the client's default is 0). */
-const DEFAULT_BUSY_TIMEOUT_MS = 30_000;
 
 /**
  * Opens the store. A local file gets its folder created and WAL mode (a property of the file,
@@ -34,21 +41,35 @@ const DEFAULT_BUSY_TIMEOUT_MS = 30_000;
  */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.filePath !== undefined) mkdirSync(dirname(options.filePath), { recursive: true });
-  const client = createClient({
-    url: options.url,
-    authToken: options.authToken,
-    timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
-  });
-  try {
-    if (options.filePath !== undefined) await client.execute("PRAGMA journal_mode=WAL");
-  } catch (error) {
-    client.close();
-    throw error;
-  }
+  const open = async (): Promise<Client> => {
+    const client = createClient({
+      url: options.url,
+      authToken: options.authToken,
+      timeout: options.busyTimeoutMs ?? 30_000,
+    });
+    try {
+      if (options.filePath !== undefined) await client.execute("PRAGMA journal_mode=WAL");
+    } catch (error) {
+      client.close();
+      throw error;
+    }
+    return client;
+  };
+  let client = await open();
+  let db = drizzle(client, { schema });
   return {
-    client,
-    db: drizzle(client, { schema }),
+    get client() {
+      return client;
+    },
+    get db() {
+      return db;
+    },
     filePath: options.filePath,
+    async reopen() {
+      client.close();
+      client = await open();
+      db = drizzle(client, { schema });
+    },
     close: () => client.close(),
   };
 }

@@ -1,6 +1,6 @@
 import type { DeadLetterReason, DecodeResult } from "../contract/decode.ts";
 import type { Database, Tx } from "../db/database.ts";
-import { isTransientDatabaseError } from "../db/database-errors.ts";
+import { isBusyError, isTransientDatabaseError } from "../db/database-errors.ts";
 import type { Logger } from "../observe/logger.ts";
 import { claimEvents } from "./idempotency-guard.ts";
 import type { Outcome } from "./outcome.ts";
@@ -114,6 +114,16 @@ export class Dispatcher {
       outcomes: outcomes.get(entry) ?? [],
       disposition: combine(dispositions.get(entry) ?? []),
     }));
+  }
+
+  /**
+   * Called by the consumer after `dispatch` threw, before it retries: after a busy/locked error
+   * the client is replaced, since its connections may hold a stale lock (libSQL client 0.18).
+   */
+  async recoverFrom(error: unknown): Promise<void> {
+    if (!isBusyError(error)) return;
+    this.logger.debug("Database busy: reopening the database client before retrying");
+    await this.database.reopen();
   }
 
   async #runSubscriber(

@@ -165,6 +165,9 @@ export class EventConsumer {
           );
         }
         if (this.stopping) return undefined;
+        await dispatcher.recoverFrom(error).catch((recoverError: unknown) => {
+          logger.warn({ err: recoverError }, "Could not reopen the database; retrying anyway");
+        });
         await sleep(backoffDelay(this.#databaseFailures, this.#backoff()), this.#stopSignal.signal);
         if (this.stopping) return undefined;
       }

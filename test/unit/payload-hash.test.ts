@@ -58,7 +58,6 @@ describe("payloadHash", () => {
     const shifted = payloadHash({ ...event, tenant_id: 't1","user_id":"u1', user_id: "" });
     expect(shifted).not.toBe(payloadHash(event));
   });
-
 });
 
 describe("canonicalJson", () => {
