@@ -102,7 +102,11 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
       deadLetters: new DeadLetterWriter(commands, deadLetterStreamName(config.eventStream)),
       dispatcher: new Dispatcher(buildRegistry(logger), database, logger),
       logger,
-      options: config,
+      options: {
+        ...config,
+        signingSecrets: config.signingSecrets,
+        rejectSimulated: config.appEnv === "production",
+      },
       recreateGroup: ensureGroup,
     });
     consumer.start();

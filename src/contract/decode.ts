@@ -11,6 +11,7 @@ import {
   type PaymentSucceededEvent,
 } from "./event-schema.ts";
 import { payloadHash } from "./payload-hash.ts";
+import { verifySignature } from "./signature.ts";
 import { entrySize, fieldsToRecord, recordToEnvelope, type WireForm } from "./wire-format.ts";
 
 /** Why an entry went to the dead-letter stream; one fixed list everywhere. */
@@ -29,7 +30,7 @@ export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
 export type DecodeFailureReason = Extract<
   DeadLetterReason,
-  "too_large" | "invalid_json" | "invalid_event"
+  "too_large" | "invalid_json" | "invalid_event" | "unauthenticated" | "simulated"
 >;
 
 export type DecodeResult =
@@ -54,6 +55,13 @@ export type DecodeResult =
 export interface DecodeOptions {
   /** Entries whose names and values together exceed this many UTF-8 bytes are not parsed. */
   maxEventBytes: number;
+  /**
+   * When not empty, an entry must carry `signature`: hex HMAC-SHA256 of its exact `data` string
+   * under one of these secrets. Checked before any JSON is parsed.
+   */
+  signingSecrets?: readonly string[];
+  /** Refuse events marked `"simulated": true` (APP_ENV=production). */
+  rejectSimulated?: boolean;
 }
 
 /** Longest trace id or event type copied from a rejected entry into the result. */
@@ -90,6 +98,11 @@ function decode(fields: readonly string[], options: DecodeOptions): DecodeResult
   }
 
   const record = fieldsToRecord(fields);
+  const secrets = options.signingSecrets ?? [];
+  if (secrets.length > 0) {
+    const problem = signatureProblem(record, secrets);
+    if (problem !== undefined) return { ok: false, reason: "unauthenticated", detail: problem };
+  }
   const read = recordToEnvelope(record);
   if (!read.ok) {
     // Only the flat form has readable fields left when its metadata is not JSON.
@@ -108,6 +121,14 @@ function decode(fields: readonly string[], options: DecodeOptions): DecodeResult
       ...hints(raw),
     };
   }
+  if (options.rejectSimulated === true && isObject(raw) && raw.simulated === true) {
+    return {
+      ok: false,
+      reason: "simulated",
+      detail: "a simulated event is never applied when APP_ENV=production",
+      ...hints(raw),
+    };
+  }
   const event = parsed.output;
   const result: DecodeResult = {
     ok: true,
@@ -117,6 +138,20 @@ function decode(fields: readonly string[], options: DecodeOptions): DecodeResult
   };
   if (read.data !== undefined) result.data = read.data;
   return result;
+}
+
+function signatureProblem(
+  record: Record<string, string>,
+  secrets: readonly string[],
+): string | undefined {
+  if (record.data === undefined) {
+    return "signing is on (PAYCORE_SIGNING_SECRET) and a flat-form entry has no data field to sign";
+  }
+  if (record.signature === undefined) return "signature missing";
+  if (!verifySignature(record.data, record.signature, secrets)) {
+    return "signature does not match any signing secret";
+  }
+  return undefined;
 }
 
 /**

@@ -66,7 +66,8 @@ export class Dispatcher {
       dispositions.set(entry, []);
       const decoded = entry.decoded;
       if (!decoded.ok) {
-        outcomes.get(entry)?.push({ outcome: "invalid" });
+        const outcome = decoded.reason === "unauthenticated" ? "unauthenticated" : "invalid";
+        outcomes.get(entry)?.push({ outcome });
         dispositions.get(entry)?.push({
           kind: "dead_letter",
           reason: decoded.reason,

@@ -1,7 +1,7 @@
 import type Redis from "ioredis";
 import { loadConfig } from "../config/config.ts";
 import { PAYMENT_SUCCEEDED } from "../contract/event-schema.ts";
-import { encodeDataForm } from "../contract/wire-format.ts";
+import { signData } from "../contract/signature.ts";
 import { createRedis } from "../stream/redis-connection.ts";
 
 export interface PaymentSucceededInput {
@@ -25,6 +25,8 @@ export class PaycoreSimulator {
   constructor(
     private readonly redis: Redis,
     readonly stream: string,
+    /** Signs like PayCore when set: the first PAYCORE_SIGNING_SECRET, the current key. */
+    private readonly signingSecret?: string,
   ) {}
 
   /** Publishes one paycore.payment_succeeded and returns its trace_id. */
@@ -41,7 +43,10 @@ export class PaycoreSimulator {
       occurred_at: new Date().toISOString(),
       simulated: true,
     };
-    await this.redis.xadd(this.stream, "*", ...encodeDataForm(envelope));
+    const data = JSON.stringify(envelope);
+    const signature =
+      this.signingSecret === undefined ? [] : ["signature", signData(data, this.signingSecret)];
+    await this.redis.xadd(this.stream, "*", "data", data, ...signature);
     return traceId;
   }
 
@@ -60,7 +65,7 @@ export function getPaycoreSimulator(): PaycoreSimulator {
       connectionName: "coursepay-simulator",
       maxRetriesPerRequest: 3,
     });
-    shared = new PaycoreSimulator(redis, config.eventStream);
+    shared = new PaycoreSimulator(redis, config.eventStream, config.signingSecrets[0]);
   }
   return shared;
 }

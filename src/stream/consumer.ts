@@ -14,6 +14,10 @@ export interface ConsumerOptions {
   maxDeliveries: number;
   retryBaseMs: number;
   retryMaxMs: number;
+  /** PAYCORE_SIGNING_SECRET: when set, unsigned or badly signed entries are dead-lettered. */
+  signingSecrets: readonly string[];
+  /** APP_ENV=production: events marked simulated are dead-lettered, never applied. */
+  rejectSimulated: boolean;
 }
 
 export interface ConsumerDependencies {
@@ -130,7 +134,7 @@ export class EventConsumer {
       batch.push({
         id: entry.id,
         fields: entry.fields,
-        decoded: decodeEntry(entry.fields, { maxEventBytes: options.maxEventBytes }),
+        decoded: decodeEntry(entry.fields, options),
       });
     }
     if (deletedIds.length > 0) {

@@ -311,7 +311,7 @@ describe("poison events", () => {
       deadLetters: new DeadLetterWriter(redis, deadLetterStreamName(config.eventStream)),
       dispatcher: new Dispatcher(registry, database, silentLogger()),
       logger: silentLogger(),
-      options: config,
+      options: { ...config, rejectSimulated: false },
       recreateGroup: async () => {},
     });
     await publishPayment(redis, config.eventStream, { trace_id: "evt_poison" });
