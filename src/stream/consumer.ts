@@ -14,6 +14,8 @@ export interface ConsumerOptions {
   maxDeliveries: number;
   retryBaseMs: number;
   retryMaxMs: number;
+  /** Entries other consumers left pending this long are reclaimed (XAUTOCLAIM). */
+  claimIdleMs: number;
   /** PAYCORE_SIGNING_SECRET: when set, unsigned or badly signed entries are dead-lettered. */
   signingSecrets: readonly string[];
   /** APP_ENV=production: events marked simulated are dead-lettered, never applied. */
@@ -49,10 +51,15 @@ export class EventConsumer {
   ) as Record<Outcome, number>;
   deadLettered = 0;
   deletedEntries = 0;
+  reclaimed = 0;
 
   readonly #deps: ConsumerDependencies;
   readonly #retries = new Map<string, PendingRetry>();
   readonly #stopSignal = new AbortController();
+  /** Ids of the batch being processed: kept fresh so no other consumer reclaims them. */
+  readonly #inHand = new Set<string>();
+  #reclaimCursor = "0-0";
+  #nextReclaimAt = 0;
   #loop: Promise<void> | undefined;
   #reading = false;
   #redisFailures = 0;
@@ -83,6 +90,16 @@ export class EventConsumer {
   }
 
   async #run(): Promise<void> {
+    const heartbeat = setInterval(() => this.#keepInHandFresh(), this.#heartbeatMs());
+    try {
+      await this.#consume();
+    } finally {
+      clearInterval(heartbeat);
+    }
+    await this.#leaveGroupIfIdle();
+  }
+
+  async #consume(): Promise<void> {
     const { reader, options } = this.#deps;
     // "0": start with this consumer's own pending entries; null: caught up, read new ones.
     let pendingCursor: string | null = "0";
@@ -90,6 +107,10 @@ export class EventConsumer {
       const due = this.#dueRetries();
       if (due.length > 0) {
         await this.#process(due);
+        continue;
+      }
+      if (pendingCursor === null && Date.now() >= this.#nextReclaimAt) {
+        await this.#reclaim();
         continue;
       }
       let entries: StreamEntry[];
@@ -121,6 +142,15 @@ export class EventConsumer {
   }
 
   async #process(entries: readonly StreamEntry[]): Promise<void> {
+    for (const entry of entries) this.#inHand.add(entry.id);
+    try {
+      await this.#processInHand(entries);
+    } finally {
+      this.#inHand.clear();
+    }
+  }
+
+  async #processInHand(entries: readonly StreamEntry[]): Promise<void> {
     const { logger, options } = this.#deps;
     const byId = new Map<string, StreamEntry>();
     const batch: BatchEntry[] = [];
@@ -289,6 +319,61 @@ export class EventConsumer {
     this.#redisFailures = 0;
   }
 
+  /** One page of XAUTOCLAIM: entries that dead workers left idle for CLAIM_IDLE_MS or more. */
+  async #reclaim(): Promise<void> {
+    const { reader, logger, options } = this.#deps;
+    let result: Awaited<ReturnType<StreamReader["autoClaim"]>>;
+    try {
+      result = await reader.autoClaim(options.claimIdleMs, this.#reclaimCursor, options.batchSize);
+    } catch (error) {
+      if (!this.stopping) await this.#onRedisError(error);
+      return;
+    }
+    this.#reclaimCursor = result.cursor;
+    if (result.cursor === "0-0") this.#nextReclaimAt = Date.now() + options.claimIdleMs / 2;
+    if (result.deletedIds.length > 0) {
+      this.deletedEntries += result.deletedIds.length;
+      logger.warn(
+        { entry_ids: result.deletedIds },
+        "Entries left pending by another consumer were deleted from the stream before anyone processed them",
+      );
+    }
+    if (result.entries.length === 0) return;
+    this.reclaimed += result.entries.length;
+    logger.warn(
+      { entries: result.entries.length, idle_ms: options.claimIdleMs },
+      "Reclaimed entries another consumer left pending",
+    );
+    await this.#process(result.entries);
+  }
+
+  /**
+   * Resets the idle time of the batch in hand and of entries waiting for an in-place retry, so
+   * they are never reclaimed from under this live worker however long they take.
+   */
+  #keepInHandFresh(): void {
+    const ids = [...this.#inHand, ...this.#retries.keys()];
+    this.#deps.reader.touch(ids).catch((error: unknown) => {
+      this.#deps.logger.debug({ err: error }, "Could not refresh the idle time of entries in hand");
+    });
+  }
+
+  #heartbeatMs(): number {
+    return Math.max(250, Math.floor(this.#deps.options.claimIdleMs / 3));
+  }
+
+  /** A clean stop with nothing pending removes the consumer name, so names do not pile up. */
+  async #leaveGroupIfIdle(): Promise<void> {
+    if (this.#retries.size > 0) return;
+    try {
+      if (await this.#deps.reader.removeConsumerIfIdle()) {
+        this.#deps.logger.info("Nothing pending: consumer name removed from the group");
+      }
+    } catch (error) {
+      this.#deps.logger.debug({ err: error }, "Could not remove the consumer name");
+    }
+  }
+
   #dueRetries(): StreamEntry[] {
     const now = Date.now();
     const due: StreamEntry[] = [];
@@ -299,9 +384,9 @@ export class EventConsumer {
     return due;
   }
 
-  /** Block no longer than until the next retry is due. */
+  /** Block no longer than until the next retry or reclaim is due. */
   #blockTime(): number {
-    let next = Number.POSITIVE_INFINITY;
+    let next = this.#nextReclaimAt;
     for (const retry of this.#retries.values()) next = Math.min(next, retry.nextAttemptAt);
     const untilRetry = Math.ceil(next - Date.now());
     return Math.max(1, Math.min(this.#deps.options.blockMs, untilRetry));

@@ -8,6 +8,30 @@ export interface StreamEntry {
   readonly deliveries: number;
 }
 
+export interface AutoClaimResult {
+  /** "0-0" once the whole pending list has been scanned. */
+  cursor: string;
+  entries: StreamEntry[];
+  deletedIds: string[];
+}
+
+/** KEYS[1] stream; ARGV group, consumer, ids…: XCLAIM (idle 0, JUSTID) the ids still ours. */
+const TOUCH_SCRIPT = `
+local group, consumer = ARGV[1], ARGV[2]
+for i = 3, #ARGV do
+  local entry = redis.call('XPENDING', KEYS[1], group, ARGV[i], ARGV[i], 1)[1]
+  if entry and entry[2] == consumer then
+    redis.call('XCLAIM', KEYS[1], group, consumer, 0, ARGV[i], 'JUSTID')
+  end
+end
+return 1`;
+
+/** KEYS[1] stream; ARGV group, consumer: XGROUP DELCONSUMER only when it has nothing pending. */
+const DELETE_IF_IDLE_SCRIPT = `
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1`;
+
 type XReadGroupReply = [stream: string, entries: [id: string, fields: string[] | null][]][] | null;
 
 /**
@@ -56,7 +80,55 @@ export class StreamReader {
       this.stream,
       cursor,
     )) as XReadGroupReply;
-    const entries = reply?.[0]?.[1] ?? [];
+    return this.#withDeliveries(reply?.[0]?.[1] ?? []);
+  }
+
+  /**
+   * Takes over entries that other consumers (dead workers) left pending for `minIdleMs` or more.
+   * Entries already deleted from the stream come back as `deletedIds` (Redis ≥ 7.0 drops them
+   * from the pending list).
+   */
+  async autoClaim(minIdleMs: number, cursor: string, count: number): Promise<AutoClaimResult> {
+    const [next, claimed, deletedIds] = (await this.commands.xautoclaim(
+      this.stream,
+      this.group,
+      this.consumer,
+      minIdleMs,
+      cursor,
+      "COUNT",
+      count,
+    )) as [string, [id: string, fields: string[] | null][], string[]];
+    const live = claimed.filter((entry) => entry[0] !== undefined);
+    return {
+      cursor: next,
+      entries: await this.#withDeliveries(live),
+      deletedIds: deletedIds ?? [],
+    };
+  }
+
+  /**
+   * Resets the idle time of entries this consumer still owns, so a long batch is not reclaimed
+   * from under it. Atomic (a script), so an entry another consumer has claimed meanwhile is
+   * left alone; JUSTID keeps delivery counts unchanged.
+   */
+  async touch(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.commands.eval(TOUCH_SCRIPT, 1, this.stream, this.group, this.consumer, ...ids);
+  }
+
+  /** Removes this consumer's name from the group if it owns no pending entry; true if removed. */
+  async removeConsumerIfIdle(): Promise<boolean> {
+    const removed = await this.commands.eval(
+      DELETE_IF_IDLE_SCRIPT,
+      1,
+      this.stream,
+      this.group,
+      this.consumer,
+    );
+    return removed === 1;
+  }
+
+  async #withDeliveries(entries: [id: string, fields: string[] | null][]): Promise<StreamEntry[]> {
     const first = entries[0];
     const last = entries.at(-1);
     if (first === undefined || last === undefined) return [];

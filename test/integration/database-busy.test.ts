@@ -10,6 +10,7 @@ import {
   waitFor,
   waitUntilDrained,
 } from "../support/worker-harness.ts";
+import { holdWriteLock } from "../support/write-lock.ts";
 
 const redis = testRedis();
 afterAll(() => redis.disconnect());
@@ -49,29 +50,3 @@ test("a write lock held elsewhere: the worker waits, reopens its client, and app
     await worker.stop();
   }
 });
-
-/**
- * Another process takes the write lock and keeps it until released. (A second SQLite library in
- * this process would not do: POSIX locks do not separate connections of one process.)
- */
-async function holdWriteLock(path: string) {
-  const script = `
-    import { Database } from "bun:sqlite";
-    const db = new Database(${JSON.stringify(path)});
-    db.run("BEGIN IMMEDIATE");
-    console.log("locked");
-    for await (const _ of console) break;
-    db.run("COMMIT");
-    db.close();`;
-  const child = Bun.spawn([process.execPath, "-e", script], { stdin: "pipe", stdout: "pipe" });
-  const reader = child.stdout.getReader();
-  const first = await reader.read();
-  expect(new TextDecoder().decode(first.value)).toContain("locked");
-  return {
-    async release() {
-      child.stdin.write("go\n");
-      await child.stdin.end();
-      expect(await child.exited).toBe(0);
-    },
-  };
-}
