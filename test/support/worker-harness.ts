@@ -1,8 +1,9 @@
 import Redis from "ioredis";
+import pino from "pino";
 import { type Config, loadConfig } from "../../src/config/config.ts";
 import { encodeDataForm } from "../../src/contract/wire-format.ts";
 import { type Database, openDatabase } from "../../src/db/database.ts";
-import { silentLogger } from "../../src/observe/logger.ts";
+import { type Logger, silentLogger } from "../../src/observe/logger.ts";
 import { deadLetterStreamName } from "../../src/stream/dead-letters.ts";
 import { startWorker, type Worker } from "../../src/worker.ts";
 import { tempDatabaseUrl, testRedisUrl, uniqueName } from "./fixtures.ts";
@@ -27,8 +28,8 @@ export function testRedis(): Redis {
   return new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
 }
 
-export async function startTestWorker(config: Config): Promise<Worker> {
-  return startWorker(config, silentLogger());
+export async function startTestWorker(config: Config, logger = silentLogger()): Promise<Worker> {
+  return startWorker(config, logger);
 }
 
 export interface Payment {
@@ -122,4 +123,40 @@ export async function openTestDatabase(config: Config): Promise<Database> {
 export async function countRows(database: Database, sql: string, args: (string | number)[] = []) {
   const result = await database.client.execute({ sql, args });
   return Number(result.rows[0]?.[0] ?? 0);
+}
+
+/** A logger that keeps its JSON lines in memory, for tests about what is logged. */
+export function capturingLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
+  const raw: string[] = [];
+  const logger = pino(
+    { level: "debug", base: undefined, formatters: { level: (label) => ({ level: label }) } },
+    { write: (line: string) => raw.push(line) },
+  );
+  return { logger, lines: () => raw.map((line) => JSON.parse(line) as Record<string, unknown>) };
+}
+
+/** Runs `coursepay serve` from source in a process of its own, for tests that kill it. */
+export function spawnWorker(config: Config, env: Record<string, string> = {}) {
+  const output: string[] = [];
+  const child = Bun.spawn([process.execPath, "src/main.ts", "serve"], {
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: process.env.HOME ?? "/tmp",
+      REDIS_URL: config.redisUrl,
+      DATABASE_URL: config.databaseUrl,
+      EVENT_STREAM: config.eventStream,
+      CONSUMER_GROUP: config.consumerGroup,
+      CONSUMER_NAME: config.consumerName,
+      BLOCK_MS: String(config.blockMs),
+      LOG_FORMAT: "json",
+      LOG_LEVEL: "warn",
+      ...env,
+    },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  void (async () => {
+    for await (const chunk of child.stdout) output.push(new TextDecoder().decode(chunk));
+  })();
+  return { child, output: () => output.join("") };
 }
