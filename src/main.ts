@@ -3,6 +3,7 @@
  * The only entry: picks a command from argv, runs it and maps errors to exit codes
  * (0 ok, 1 runtime failure, 2 bad usage, bad configuration or unsupported Redis).
  */
+import { DLQ_HELP, dlqCommand } from "./cli/dlq.ts";
 import { MIGRATE_HELP, migrateCommand } from "./cli/migrate.ts";
 import { SERVE_HELP, serveCommand } from "./cli/serve.ts";
 import { SIMULATE_HELP, simulateCommand } from "./cli/simulate.ts";
@@ -21,6 +22,7 @@ Commands:
   migrate               apply the embedded database migrations and exit
   simulate payment-succeeded --tenant T --user U --course C [--language L] [--trace-id ID]
                         publish one simulated payment and print its trace_id
+  dlq list|replay|purge inspect, replay or delete the dead letters in <EVENT_STREAM>.dlq
   help, --help          show this help; \`coursepay <command> --help\` for one command
   version, --version    print the version
 
@@ -36,6 +38,7 @@ const COMMANDS: Record<string, Command> = {
   serve: { help: SERVE_HELP, run: serveCommand },
   migrate: { help: MIGRATE_HELP, run: migrateCommand },
   simulate: { help: SIMULATE_HELP, run: simulateCommand },
+  dlq: { help: DLQ_HELP, run: dlqCommand },
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,293 @@
+/**
+ * Operations on the dead-letter stream `<stream>.dlq`: read it, put dead letters back on the main
+ * stream exactly as they arrived (replay) and remove them (purge). No printing: `src/cli/dlq.ts`
+ * turns the results into output.
+ */
+import type Redis from "ioredis";
+import * as v from "valibot";
+import { deadLetterStreamName } from "./dead-letters.ts";
+
+/** One entry of the dead-letter stream, as read back. */
+export interface StoredDeadLetter {
+  /** The dead letter's own entry id in `<stream>.dlq`. */
+  id: string;
+  /** The entry id it had on the main stream. */
+  originalId: string;
+  /** The original field/value pairs; undefined when `original` is not such a JSON array. */
+  original: string[] | undefined;
+  /** `original` as stored, for a dead letter whose `original` could not be read. */
+  originalText: string;
+  reason: string;
+  detail: string;
+  /** undefined when the stored value is not a whole number. */
+  attempts: number | undefined;
+  /** ISO 8601. */
+  failedAt: string;
+  subscriber?: string | undefined;
+  traceId?: string | undefined;
+  eventType?: string | undefined;
+}
+
+export interface Replayed {
+  /** The dead letter's id (now deleted). */
+  id: string;
+  /** The id of the entry XADDed to the main stream. */
+  newId: string;
+  traceId?: string | undefined;
+}
+
+export interface ReplayResult {
+  /** Ids asked for but not in the dead-letter stream; when any, nothing was replayed. */
+  missing: string[];
+  /** In the order they were replayed. */
+  replayed: Replayed[];
+  /** The replay that failed; that dead letter and every later one stay where they are. */
+  failed?: { id: string; message: string } | undefined;
+  /** How many dead letters were not tried because an earlier one failed. */
+  notAttempted: number;
+}
+
+export interface PurgeResult {
+  /** Ids asked for but not in the dead-letter stream; when any, nothing was removed. */
+  missing: string[];
+  removed: number;
+}
+
+export interface DeadLetterStoreOptions {
+  /**
+   * Entries read per XRANGE by replayAll and purgeAll.
+   * @defaultValue 500
+   */
+  pageSize?: number;
+}
+
+/** A complete stream entry id: `<milliseconds>-<sequence>`. */
+export const ENTRY_ID = /^\d{1,20}-\d{1,20}$/;
+
+const OriginalSchema = v.pipe(
+  v.array(v.string()),
+  v.check((pairs) => pairs.length > 0 && pairs.length % 2 === 0),
+);
+
+export class DeadLetterStore {
+  readonly deadLetterStream: string;
+  readonly #pageSize: number;
+
+  constructor(
+    private readonly redis: Redis,
+    /** The main stream (EVENT_STREAM) replays go to. */
+    readonly stream: string,
+    options: DeadLetterStoreOptions = {},
+  ) {
+    this.deadLetterStream = deadLetterStreamName(stream);
+    this.#pageSize = options.pageSize ?? 500;
+  }
+
+  /** How many dead letters there are (XLEN). */
+  async count(): Promise<number> {
+    return this.redis.xlen(this.deadLetterStream);
+  }
+
+  /** The newest `limit` dead letters, oldest first (newest last). */
+  async list(limit: number): Promise<StoredDeadLetter[]> {
+    const entries = await this.redis.xrevrange(this.deadLetterStream, "+", "-", "COUNT", limit);
+    return entries.reverse().map(([id, fields]) => parseDeadLetter(id, fields));
+  }
+
+  /** The dead letters with these ids, in stream order, and the ids not found. */
+  async get(ids: readonly string[]): Promise<{ found: StoredDeadLetter[]; missing: string[] }> {
+    const unique = [...new Set(ids)];
+    const wellFormed = unique.filter((id) => ENTRY_ID.test(id));
+    const pipeline = this.redis.pipeline();
+    for (const id of wellFormed) pipeline.xrange(this.deadLetterStream, id, id);
+    const replies = wellFormed.length === 0 ? [] : ((await pipeline.exec()) ?? []);
+    const found: StoredDeadLetter[] = [];
+    const foundIds = new Set<string>();
+    for (const [index, [error, reply]] of replies.entries()) {
+      if (error) throw error;
+      const entry = (reply as [string, string[]][])[0];
+      if (entry === undefined) continue;
+      found.push(parseDeadLetter(entry[0], entry[1]));
+      foundIds.add(wellFormed[index] as string);
+    }
+    found.sort((a, b) => compareEntryIds(a.id, b.id));
+    return { found, missing: unique.filter((id) => !foundIds.has(id)) };
+  }
+
+  /**
+   * Replays these dead letters in stream order, provided all of them exist (otherwise nothing is
+   * replayed and `missing` names the others). Stops at the first failure.
+   */
+  async replay(
+    ids: readonly string[],
+    onReplayed?: (replayed: Replayed) => void,
+  ): Promise<ReplayResult> {
+    const { found, missing } = await this.get(ids);
+    if (missing.length > 0) return { missing, replayed: [], notAttempted: 0 };
+    const result: ReplayResult = { missing: [], replayed: [], notAttempted: 0 };
+    await this.#replayEach(found, result, onReplayed);
+    return result;
+  }
+
+  /**
+   * Replays every dead letter present when it starts, oldest first, a page at a time. Dead
+   * letters written meanwhile (a replayed event failing again, say) are left for the next run.
+   */
+  async replayAll(onReplayed?: (replayed: Replayed) => void): Promise<ReplayResult> {
+    const result: ReplayResult = { missing: [], replayed: [], notAttempted: 0 };
+    const end = await this.#newestId();
+    if (end === undefined) return result;
+    for await (const page of this.#pages(end)) {
+      const letters = page.map(([id, fields]) => parseDeadLetter(id, fields));
+      if (!(await this.#replayEach(letters, result, onReplayed))) {
+        // #replayEach counted the rest of this page; add the pages after it.
+        for await (const rest of this.#pages(end, page.at(-1)?.[0])) {
+          result.notAttempted += rest.length;
+        }
+        break;
+      }
+    }
+    return result;
+  }
+
+  /** Deletes these dead letters, provided all of them exist (otherwise none). */
+  async purge(ids: readonly string[]): Promise<PurgeResult> {
+    const { found, missing } = await this.get(ids);
+    if (missing.length > 0) return { missing, removed: 0 };
+    if (found.length === 0) return { missing: [], removed: 0 };
+    const removed = await this.redis.xdel(this.deadLetterStream, ...found.map((l) => l.id));
+    return { missing: [], removed };
+  }
+
+  /**
+   * Deletes every dead letter present when it starts, a page at a time. The key itself stays, so
+   * dead letters written meanwhile are kept.
+   */
+  async purgeAll(): Promise<number> {
+    let removed = 0;
+    const end = await this.#newestId();
+    if (end === undefined) return removed;
+    for await (const page of this.#pages(end)) {
+      removed += await this.redis.xdel(this.deadLetterStream, ...page.map(([id]) => id));
+    }
+    return removed;
+  }
+
+  /** XADD then XDEL, one dead letter at a time; false once one has failed. */
+  async #replayEach(
+    letters: readonly StoredDeadLetter[],
+    result: ReplayResult,
+    onReplayed: ((replayed: Replayed) => void) | undefined,
+  ): Promise<boolean> {
+    for (const [index, letter] of letters.entries()) {
+      const failure = await this.#replayOne(letter, result, onReplayed);
+      if (failure !== undefined) {
+        result.failed = { id: letter.id, message: failure };
+        result.notAttempted += letters.length - index - 1;
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Replays one dead letter; the reason it failed, or undefined. */
+  async #replayOne(
+    letter: StoredDeadLetter,
+    result: ReplayResult,
+    onReplayed: ((replayed: Replayed) => void) | undefined,
+  ): Promise<string | undefined> {
+    if (letter.original === undefined) {
+      return "its original is not a JSON array of field/value pairs";
+    }
+    let newId: string;
+    try {
+      newId = (await this.redis.xadd(this.stream, "*", ...letter.original)) as string;
+    } catch (error) {
+      return `XADD ${this.stream} failed: ${messageOf(error)}`;
+    }
+    try {
+      await this.redis.xdel(this.deadLetterStream, letter.id);
+    } catch (error) {
+      // The event is back on the stream; replaying the dead letter again is harmless.
+      return `replayed as ${newId} but not removed from ${this.deadLetterStream}: ${messageOf(error)}`;
+    }
+    const replayed = { id: letter.id, newId, traceId: letter.traceId };
+    result.replayed.push(replayed);
+    onReplayed?.(replayed);
+    return undefined;
+  }
+
+  /** The id of the newest dead letter, undefined when there is none. */
+  async #newestId(): Promise<string | undefined> {
+    const newest = await this.redis.xrevrange(this.deadLetterStream, "+", "-", "COUNT", 1);
+    return newest[0]?.[0];
+  }
+
+  /**
+   * Pages of the dead letters up to `end`, from after `afterId` (or the start). Each page is
+   * read once the previous one was handled, so deleting what was read is fine.
+   */
+  async *#pages(end: string, afterId?: string): AsyncGenerator<[id: string, fields: string[]][]> {
+    let start = afterId === undefined ? "-" : `(${afterId}`;
+    for (;;) {
+      const page = await this.redis.xrange(
+        this.deadLetterStream,
+        start,
+        end,
+        "COUNT",
+        this.#pageSize,
+      );
+      if (page.length === 0) return;
+      yield page;
+      const last = page.at(-1)?.[0] as string;
+      if (last === end || page.length < this.#pageSize) return;
+      start = `(${last}`;
+    }
+  }
+}
+
+/** Reads one dead-letter entry without throwing, whatever its fields hold. */
+export function parseDeadLetter(id: string, fields: readonly string[]): StoredDeadLetter {
+  const values = new Map<string, string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    values.set(fields[i] as string, fields[i + 1] as string);
+  }
+  const originalText = values.get("original") ?? "";
+  const attempts = values.get("attempts") ?? "";
+  return {
+    id,
+    originalId: values.get("original_id") ?? "",
+    original: parseOriginal(originalText),
+    originalText,
+    reason: values.get("reason") ?? "",
+    detail: values.get("detail") ?? "",
+    attempts: /^\d{1,15}$/.test(attempts) ? Number(attempts) : undefined,
+    failedAt: values.get("failed_at") ?? "",
+    subscriber: values.get("subscriber"),
+    traceId: values.get("trace_id"),
+    eventType: values.get("event_type"),
+  };
+}
+
+function parseOriginal(text: string): string[] | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const result = v.safeParse(OriginalSchema, json);
+  return result.success ? result.output : undefined;
+}
+
+/** Orders `<ms>-<seq>` ids the way Redis does. */
+export function compareEntryIds(a: string, b: string): number {
+  const [aMs = 0n, aSeq = 0n] = a.split("-").map(BigInt);
+  const [bMs = 0n, bSeq = 0n] = b.split("-").map(BigInt);
+  if (aMs !== bMs) return aMs < bMs ? -1 : 1;
+  return aSeq === bSeq ? 0 : aSeq < bSeq ? -1 : 1;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

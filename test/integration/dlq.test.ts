@@ -1,0 +1,457 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import Redis from "ioredis";
+import { DeadLetterStore } from "../../src/stream/dead-letter-store.ts";
+import {
+  type DeadLetter,
+  DeadLetterWriter,
+  deadLetterStreamName,
+} from "../../src/stream/dead-letters.ts";
+import { freePort, testRedisUrl, uniqueName } from "../support/fixtures.ts";
+
+const REPO = join(import.meta.dir, "../..");
+const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
+afterAll(() => redis.disconnect());
+
+/** A dead letter whose original is in wire form "data". */
+function dataLetter(traceId: string, detail = "metadata.course_id: required"): DeadLetter {
+  const envelope = { event_type: "paycore.payment_succeeded", trace_id: traceId, metadata: {} };
+  return {
+    originalId: "5-0",
+    originalFields: ["data", JSON.stringify(envelope)],
+    reason: "invalid_event",
+    detail,
+    attempts: 1,
+    traceId,
+    eventType: "paycore.payment_succeeded",
+  };
+}
+
+/** A dead letter whose original is in the flat wire form. */
+function flatLetter(traceId: string): DeadLetter {
+  return {
+    originalId: "7-3",
+    originalFields: [
+      "event_type",
+      "paycore.payment_succeeded",
+      "trace_id",
+      traceId,
+      "tenant_id",
+      "t1",
+      "user_id",
+      "u1",
+      "metadata",
+      '{"course_id":"c1"}',
+    ],
+    reason: "max_deliveries",
+    detail: "Error: boom",
+    subscriber: "course_payment_subscriber",
+    attempts: 5,
+    traceId,
+  };
+}
+
+/** A fresh stream with these dead letters written by the worker's own writer; their ids. */
+async function seed(letters: DeadLetter[]): Promise<{ stream: string; ids: string[] }> {
+  const stream = uniqueName("dlq-stream");
+  await new DeadLetterWriter(redis, deadLetterStreamName(stream)).write(letters);
+  const entries = await redis.xrange(deadLetterStreamName(stream), "-", "+");
+  return { stream, ids: entries.map(([id]) => id) };
+}
+
+async function dlqIds(stream: string): Promise<string[]> {
+  return (await redis.xrange(deadLetterStreamName(stream), "-", "+")).map(([id]) => id);
+}
+
+async function mainStream(stream: string): Promise<string[][]> {
+  return (await redis.xrange(stream, "-", "+")).map(([, fields]) => fields);
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function coursepay(stream: string, args: string[], env: Record<string, string> = {}) {
+  const child = Bun.spawn([process.execPath, "src/main.ts", "dlq", ...args], {
+    cwd: REPO,
+    env: { ...process.env, REDIS_URL: testRedisUrl(), EVENT_STREAM: stream, ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [code, stdout, stderr] = await Promise.all([
+    child.exited,
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  return { code, stdout, stderr } satisfies Run;
+}
+
+describe("DeadLetterStore", () => {
+  test("list returns the newest N oldest first, parsed, and count is XLEN", async () => {
+    const { stream, ids } = await seed([
+      dataLetter("evt_1"),
+      flatLetter("evt_2"),
+      dataLetter("evt_3"),
+    ]);
+    const store = new DeadLetterStore(redis, stream);
+    expect(await store.count()).toBe(3);
+    const letters = await store.list(2);
+    expect(letters.map((l) => l.id)).toEqual([ids[1], ids[2]] as string[]);
+    expect(letters[0]).toEqual({
+      id: ids[1] as string,
+      originalId: "7-3",
+      original: flatLetter("evt_2").originalFields as string[],
+      originalText: JSON.stringify(flatLetter("evt_2").originalFields),
+      reason: "max_deliveries",
+      detail: "Error: boom",
+      attempts: 5,
+      failedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      subscriber: "course_payment_subscriber",
+      traceId: "evt_2",
+      eventType: undefined,
+    });
+    expect(letters[1]?.original).toEqual(dataLetter("evt_3").originalFields as string[]);
+  });
+
+  test("a dead letter with an unreadable original is listed, and its replay fails", async () => {
+    const stream = uniqueName("dlq-stream");
+    const id = (await redis.xadd(
+      deadLetterStreamName(stream),
+      "*",
+      "original_id",
+      "1-0",
+      "original",
+      '["odd"]',
+      "reason",
+      "invalid_json",
+      "attempts",
+      "x",
+    )) as string;
+    const store = new DeadLetterStore(redis, stream);
+    const [letter] = await store.list(10);
+    expect(letter).toMatchObject({ id, original: undefined, originalText: '["odd"]' });
+    expect(letter?.attempts).toBeUndefined();
+    const result = await store.replay([id]);
+    expect(result.replayed).toEqual([]);
+    expect(result.failed).toEqual({
+      id,
+      message: "its original is not a JSON array of field/value pairs",
+    });
+    expect(await dlqIds(stream)).toEqual([id]);
+  });
+
+  test("get returns the dead letters found in stream order and names the others", async () => {
+    const { stream, ids } = await seed([dataLetter("evt_1"), dataLetter("evt_2")]);
+    const store = new DeadLetterStore(redis, stream);
+    const { found, missing } = await store.get([ids[1] as string, "1-1", ids[0] as string, "x"]);
+    expect(found.map((l) => l.id)).toEqual(ids);
+    expect(missing).toEqual(["1-1", "x"]);
+  });
+
+  test("replaying one id puts its exact original pairs on the stream and deletes only it", async () => {
+    const { stream, ids } = await seed([dataLetter("evt_1"), flatLetter("evt_2")]);
+    const store = new DeadLetterStore(redis, stream);
+    const result = await store.replay([ids[1] as string]);
+    expect(result.missing).toEqual([]);
+    expect(result.failed).toBeUndefined();
+    expect(result.replayed).toHaveLength(1);
+    expect(result.replayed[0]).toMatchObject({ id: ids[1], traceId: "evt_2" });
+    const entries = await redis.xrange(stream, "-", "+");
+    expect(entries).toEqual([
+      [result.replayed[0]?.newId as string, flatLetter("evt_2").originalFields as string[]],
+    ]);
+    expect(await dlqIds(stream)).toEqual([ids[0] as string]);
+  });
+
+  test("a replay naming an unknown id replays nothing", async () => {
+    const { stream, ids } = await seed([dataLetter("evt_1")]);
+    const result = await new DeadLetterStore(redis, stream).replay([ids[0] as string, "1-0"]);
+    expect(result).toEqual({ missing: ["1-0"], replayed: [], notAttempted: 0 });
+    expect(await redis.exists(stream)).toBe(0);
+    expect(await dlqIds(stream)).toEqual(ids);
+  });
+
+  test("replayAll pages through every dead letter in order and leaves ones written meanwhile", async () => {
+    const letters = [1, 2, 3, 4, 5].map((n) =>
+      n % 2 ? dataLetter(`evt_${n}`) : flatLetter(`evt_${n}`),
+    );
+    const { stream, ids } = await seed(letters);
+    const writer = new DeadLetterWriter(redis, deadLetterStreamName(stream));
+    const store = new DeadLetterStore(redis, stream, { pageSize: 2 });
+    const seen: string[] = [];
+    const result = await store.replayAll((replayed) => {
+      seen.push(replayed.id);
+      // A replayed event failing again at once: dead-lettered after replayAll started.
+      if (seen.length === 1) void writer.write([dataLetter("evt_again")]);
+    });
+    expect(result.failed).toBeUndefined();
+    expect(result.replayed.map((r) => r.id)).toEqual(ids);
+    expect(seen).toEqual(ids);
+    expect(await mainStream(stream)).toEqual(letters.map((l) => l.originalFields as string[]));
+    const left = await new DeadLetterStore(redis, stream).list(10);
+    expect(left.map((l) => l.traceId)).toEqual(["evt_again"]);
+  });
+
+  test("a replay whose XADD fails keeps that dead letter and the ones after it", async () => {
+    const { stream, ids } = await seed([
+      dataLetter("evt_1"),
+      dataLetter("evt_2"),
+      dataLetter("evt_3"),
+    ]);
+    const store = new DeadLetterStore(redis, stream, { pageSize: 2 });
+    await redis.set(stream, "not a stream");
+    const result = await store.replayAll();
+    expect(result.replayed).toEqual([]);
+    expect(result.failed?.id).toBe(ids[0] as string);
+    expect(result.failed?.message).toContain("WRONGTYPE");
+    expect(result.notAttempted).toBe(2);
+    expect(await dlqIds(stream)).toEqual(ids);
+
+    await redis.del(stream);
+    const again = await store.replay([ids[2] as string, ids[1] as string]);
+    expect(again.replayed.map((r) => r.id)).toEqual([ids[1], ids[2]] as string[]);
+    expect(await dlqIds(stream)).toEqual([ids[0] as string]);
+  });
+
+  test("purge deletes the ids given, or nothing when one is unknown", async () => {
+    const { stream, ids } = await seed([
+      dataLetter("evt_1"),
+      dataLetter("evt_2"),
+      dataLetter("evt_3"),
+    ]);
+    const store = new DeadLetterStore(redis, stream);
+    expect(await store.purge([ids[0] as string, "1-0"])).toEqual({ missing: ["1-0"], removed: 0 });
+    expect(await store.purge([ids[0] as string, ids[2] as string])).toEqual({
+      missing: [],
+      removed: 2,
+    });
+    expect(await dlqIds(stream)).toEqual([ids[1] as string]);
+  });
+
+  test("purgeAll deletes the dead letters present at its start, not ones written meanwhile", async () => {
+    const { stream } = await seed([1, 2, 3, 4, 5].map((n) => dataLetter(`evt_${n}`)));
+    const connection = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
+    try {
+      const writer = new DeadLetterWriter(redis, deadLetterStreamName(stream));
+      const xdel = connection.xdel.bind(connection);
+      let calls = 0;
+      // The first XDEL also lets a new dead letter arrive, between two pages.
+      connection.xdel = (async (...args: Parameters<typeof xdel>) => {
+        calls += 1;
+        if (calls === 1) await writer.write([dataLetter("evt_new")]);
+        return xdel(...args);
+      }) as typeof connection.xdel;
+      const removed = await new DeadLetterStore(connection, stream, { pageSize: 2 }).purgeAll();
+      expect(removed).toBe(5);
+      expect(calls).toBe(3);
+    } finally {
+      connection.disconnect();
+    }
+    const left = await new DeadLetterStore(redis, stream).list(10);
+    expect(left.map((l) => l.traceId)).toEqual(["evt_new"]);
+    expect(await redis.type(deadLetterStreamName(stream))).toBe("stream");
+  });
+
+  test("replayAll and purgeAll on an empty dead-letter stream do nothing", async () => {
+    const store = new DeadLetterStore(redis, uniqueName("dlq-stream"));
+    expect(await store.replayAll()).toEqual({ missing: [], replayed: [], notAttempted: 0 });
+    expect(await store.purgeAll()).toBe(0);
+    expect(await store.list(5)).toEqual([]);
+    expect(await store.count()).toBe(0);
+  });
+});
+
+describe("coursepay dlq", () => {
+  test("list prints a table of the newest dead letters and the total", async () => {
+    const long = `metadata.course_id: ${"x".repeat(100)}`;
+    const { stream, ids } = await seed([
+      dataLetter("evt_1"),
+      flatLetter("evt_2"),
+      dataLetter("evt_3", long),
+    ]);
+    const run = await coursepay(stream, ["list", "--limit", "2"]);
+    expect(run).toMatchObject({ code: 0, stderr: "" });
+    const lines = run.stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(5);
+    expect(lines[0]).toMatch(/^ID\s+REASON\s+TRACE_ID\s+ATTEMPTS\s+FAILED_AT\s+DETAIL$/);
+    expect(lines[1]).toMatch(
+      new RegExp(`^${ids[1]}\\s+max_deliveries\\s+evt_2\\s+5\\s+\\d{4}-\\S+Z\\s+Error: boom$`),
+    );
+    expect(lines[2]).toStartWith(`${ids[2]}  invalid_event `);
+    expect(lines[2]).toEndWith(`${long.slice(0, 59)}…`);
+    expect(lines[3]).toBe("");
+    expect(lines[4]).toBe(
+      `2 of 3 dead letters in ${stream}.dlq, newest last; --limit 3 shows them all.`,
+    );
+  });
+
+  test("list --json prints every field with original as its field/value array", async () => {
+    const { stream, ids } = await seed([dataLetter("evt_1"), flatLetter("evt_2")]);
+    const run = await coursepay(stream, ["list", "--json"]);
+    expect(run.code).toBe(0);
+    const letters = JSON.parse(run.stdout);
+    expect(letters).toEqual([
+      {
+        id: ids[0],
+        original_id: "5-0",
+        original: dataLetter("evt_1").originalFields,
+        reason: "invalid_event",
+        detail: "metadata.course_id: required",
+        attempts: 1,
+        failed_at: expect.any(String),
+        trace_id: "evt_1",
+        event_type: "paycore.payment_succeeded",
+      },
+      {
+        id: ids[1],
+        original_id: "7-3",
+        original: flatLetter("evt_2").originalFields,
+        reason: "max_deliveries",
+        detail: "Error: boom",
+        attempts: 5,
+        failed_at: expect.any(String),
+        subscriber: "course_payment_subscriber",
+        trace_id: "evt_2",
+      },
+    ]);
+  });
+
+  test("list on an empty dead-letter stream says so", async () => {
+    const stream = uniqueName("dlq-stream");
+    expect(await coursepay(stream, ["list"])).toEqual({
+      code: 0,
+      stdout: `No dead letters in ${stream}.dlq.\n`,
+      stderr: "",
+    });
+    expect(await coursepay(stream, ["list", "--json"])).toMatchObject({ code: 0, stdout: "[]\n" });
+  });
+
+  test("replay <id> republishes the exact original pairs and removes only that dead letter", async () => {
+    const { stream, ids } = await seed([dataLetter("evt_1"), flatLetter("evt_2")]);
+    const run = await coursepay(stream, ["replay", ids[1] as string]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    const [entry] = await redis.xrange(stream, "-", "+");
+    expect(entry?.[1]).toEqual(flatLetter("evt_2").originalFields as string[]);
+    expect(run.stdout).toBe(
+      `replayed ${ids[1]} as ${entry?.[0]} (trace_id evt_2)\nReplayed 1 dead letter to ${stream}.\n`,
+    );
+    expect(await dlqIds(stream)).toEqual([ids[0] as string]);
+  });
+
+  test("replay --all republishes every dead letter in order", async () => {
+    const letters = [dataLetter("evt_1"), flatLetter("evt_2"), dataLetter("evt_3")];
+    const { stream } = await seed(letters);
+    const run = await coursepay(stream, ["replay", "--all"]);
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(4);
+    expect(lines[3]).toBe(`Replayed 3 dead letters to ${stream}.`);
+    expect(await mainStream(stream)).toEqual(letters.map((l) => l.originalFields as string[]));
+    expect(await redis.xlen(deadLetterStreamName(stream))).toBe(0);
+  });
+
+  test("replay whose XADD fails exits 1 naming the dead letter, which stays", async () => {
+    const { stream, ids } = await seed([dataLetter("evt_1"), dataLetter("evt_2")]);
+    await redis.set(stream, "not a stream");
+    const run = await coursepay(stream, ["replay", ids[0] as string]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe(`Replayed 0 dead letters to ${stream}.\n`);
+    expect(run.stderr).toBe(
+      `coursepay: dlq replay: ${ids[0]} was not replayed and stays in ${stream}.dlq: XADD ${stream} failed: WRONGTYPE Operation against a key holding the wrong kind of value\n`,
+    );
+    expect(await dlqIds(stream)).toEqual(ids);
+    expect(await redis.get(stream)).toBe("not a stream");
+  });
+
+  test("replay naming an unknown id exits 2, names it and replays nothing", async () => {
+    const { stream, ids } = await seed([dataLetter("evt_1")]);
+    const run = await coursepay(stream, ["replay", ids[0] as string, "123-4"]);
+    expect(run).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: `coursepay: dlq replay: not in ${stream}.dlq: 123-4; nothing was replayed\n`,
+    });
+    expect(await redis.exists(stream)).toBe(0);
+    expect(await dlqIds(stream)).toEqual(ids);
+  });
+
+  test("purge <id…> and purge --all remove dead letters and say how many", async () => {
+    const { stream, ids } = await seed([
+      dataLetter("evt_1"),
+      dataLetter("evt_2"),
+      dataLetter("evt_3"),
+    ]);
+    const one = await coursepay(stream, ["purge", ids[1] as string]);
+    expect(one).toEqual({
+      code: 0,
+      stdout: `Removed 1 dead letter from ${stream}.dlq.\n`,
+      stderr: "",
+    });
+    expect(await dlqIds(stream)).toEqual([ids[0], ids[2]] as string[]);
+    const unknown = await coursepay(stream, ["purge", ids[0] as string, ids[1] as string]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe(
+      `coursepay: dlq purge: not in ${stream}.dlq: ${ids[1]}; nothing was purged\n`,
+    );
+    const all = await coursepay(stream, ["purge", "--all"]);
+    expect(all).toEqual({
+      code: 0,
+      stdout: `Removed 2 dead letters from ${stream}.dlq.\n`,
+      stderr: "",
+    });
+    expect(await redis.xlen(deadLetterStreamName(stream))).toBe(0);
+    expect(await mainStream(stream)).toEqual([]);
+  });
+
+  const badUsage: [string[], string][] = [
+    [[], "dlq: missing subcommand: list, replay or purge (see --help)"],
+    [["frob"], 'dlq: unknown subcommand "frob"; expected list, replay or purge (see --help)'],
+    [["replay"], "dlq replay: give one or more dead-letter ids, or --all"],
+    [["purge"], "dlq purge: give one or more dead-letter ids, or --all"],
+    [["replay", "--all", "1-0"], "dlq replay: give dead-letter ids or --all, not both"],
+    [["purge", "1-0", "--all"], "dlq purge: give dead-letter ids or --all, not both"],
+    [["replay", "1-0", "evt_1"], "dlq replay: not a stream entry id (<ms>-<seq>): evt_1"],
+    [["list", "--limit", "0"], 'dlq list: --limit expects a whole number from 1 to 10000, got "0"'],
+    [
+      ["list", "--limit", "ten"],
+      'dlq list: --limit expects a whole number from 1 to 10000, got "ten"',
+    ],
+    [
+      ["list", "--limit", "10001"],
+      'dlq list: --limit expects a whole number from 1 to 10000, got "10001"',
+    ],
+    [["list", "--all"], "Unknown option '--all'"],
+  ];
+  for (const [args, message] of badUsage) {
+    test(`dlq ${args.join(" ") || "(no subcommand)"} is bad usage: exit 2`, async () => {
+      const run = await coursepay(uniqueName("dlq-stream"), args);
+      expect(run).toMatchObject({ code: 2, stdout: "" });
+      expect(run.stderr).toStartWith(`coursepay: ${message}`);
+      expect(run.stderr.trimEnd().split("\n")).toHaveLength(1);
+    });
+  }
+
+  for (const args of [["--help"], ["list", "--help"], ["replay", "--help"], ["purge", "-h"]]) {
+    test(`dlq ${args.join(" ")} prints the help`, async () => {
+      const run = await coursepay(uniqueName("dlq-stream"), args);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toStartWith("Usage: coursepay dlq list [--limit N] [--json]\n");
+      expect(run.stdout).toContain("coursepay dlq replay <id>… | --all");
+    });
+  }
+
+  test("Redis unreachable: exit 1 with one line naming it", async () => {
+    const port = await freePort();
+    const run = await coursepay(uniqueName("dlq-stream"), ["list"], {
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+    });
+    expect(run).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `coursepay: Redis at redis://127.0.0.1:${port} is unreachable: connect ECONNREFUSED 127.0.0.1:${port}\n`,
+    });
+  });
+});
