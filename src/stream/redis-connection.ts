@@ -1,4 +1,4 @@
-import Redis from "ioredis";
+import Redis, { type RedisOptions } from "ioredis";
 
 /** XAUTOCLAIM's deleted-entries reply and the consumer-group behaviour we rely on came in 7.0. */
 export const MINIMUM_REDIS_VERSION = "7.0.0";
@@ -15,7 +15,8 @@ export interface RedisConnectionOptions {
 }
 
 export function createRedis(url: string, options: RedisConnectionOptions): Redis {
-  return new Redis(url, {
+  return new Redis({
+    ...redisOptionsFromUrl(url),
     connectionName: options.connectionName,
     maxRetriesPerRequest: options.maxRetriesPerRequest ?? null,
     // Reconnect for ever, backing off to 2 s between attempts.
@@ -23,6 +24,24 @@ export function createRedis(url: string, options: RedisConnectionOptions): Redis
     lazyConnect: true,
     enableReadyCheck: true,
   });
+}
+
+/**
+ * `redis[s]://[user[:password]@]host[:port][/db]` → ioredis options, with the WHATWG URL
+ * parser (ioredis' own uses the deprecated url.parse, which warns in the compiled binary).
+ */
+export function redisOptionsFromUrl(url: string): RedisOptions {
+  const parsed = new URL(url);
+  const options: RedisOptions = {
+    host: parsed.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1",
+    port: parsed.port === "" ? 6379 : Number(parsed.port),
+  };
+  if (parsed.username !== "") options.username = decodeURIComponent(parsed.username);
+  if (parsed.password !== "") options.password = decodeURIComponent(parsed.password);
+  const db = parsed.pathname.slice(1);
+  if (db !== "") options.db = Number(db);
+  if (parsed.protocol === "rediss:") options.tls = { servername: parsed.hostname };
+  return options;
 }
 
 /** Reads the server version and refuses anything older than MINIMUM_REDIS_VERSION. */
