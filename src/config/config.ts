@@ -23,7 +23,7 @@ export interface Config {
   readonly databaseFilePath: string | undefined;
   /** DATABASE_AUTH_TOKEN (secret). */
   readonly databaseAuthToken: string | undefined;
-  /** DATABASE_BUSY_TIMEOUT_MS, default 30000: how long a writer waits for the write lock. */
+  /** DATABASE_BUSY_TIMEOUT_MS, default 5000: how long a writer waits for the write lock. */
   readonly databaseBusyTimeoutMs: number;
   /** EVENT_STREAM, default `brain.events.paycore`. */
   readonly eventStream: string;
@@ -229,7 +229,7 @@ const EnvSchema = v.pipe(
     REDIS_URL: v.optional(redisUrl(), "redis://127.0.0.1:6379"),
     DATABASE_URL: v.optional(databaseUrl(), "file:data/coursepay.db"),
     DATABASE_AUTH_TOKEN: v.optional(anyString()),
-    DATABASE_BUSY_TIMEOUT_MS: v.optional(integer(0, 600_000), "30000"),
+    DATABASE_BUSY_TIMEOUT_MS: v.optional(integer(0, 600_000), "5000"),
     EVENT_STREAM: v.optional(name(), "brain.events.paycore"),
     CONSUMER_GROUP: v.optional(name(), "course_factory"),
     CONSUMER_NAME: v.optional(name(), () => os.hostname()),

@@ -14,8 +14,10 @@ export interface DatabaseOptions {
   /** Absolute path of a local database file; undefined for remote or in-memory databases. */
   filePath?: string;
   /**
-   * How long a writer waits for the write lock before SQLITE_BUSY. Default 30 s, so concurrent
-   * writers queue instead of failing (the client's own default is 0).
+   * How long a writer waits for the write lock before SQLITE_BUSY (default 5 s), so concurrent
+   * writers queue instead of failing (the client's own default is 0). The local client waits
+   * synchronously, blocking the event loop, so keep it well below SHUTDOWN_TIMEOUT_MS and
+   * CLAIM_IDLE_MS.
    */
   busyTimeoutMs?: number;
 }
@@ -45,7 +47,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     const client = createClient({
       url: options.url,
       authToken: options.authToken,
-      timeout: options.busyTimeoutMs ?? 30_000,
+      timeout: options.busyTimeoutMs ?? 5_000,
     });
     try {
       if (options.filePath !== undefined) await client.execute("PRAGMA journal_mode=WAL");

@@ -20,7 +20,7 @@ describe("loadConfig", () => {
       databaseUrl: `file:${path.resolve(process.cwd(), "data/coursepay.db")}`,
       databaseFilePath: path.resolve(process.cwd(), "data/coursepay.db"),
       databaseAuthToken: undefined,
-      databaseBusyTimeoutMs: 30000,
+      databaseBusyTimeoutMs: 5000,
       eventStream: "brain.events.paycore",
       consumerGroup: "course_factory",
       consumerName: os.hostname(),
