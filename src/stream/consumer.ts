@@ -3,7 +3,8 @@ import type { BatchEntry, Dispatcher, EntryResult } from "../dispatch/dispatcher
 import { OUTCOMES, type Outcome } from "../dispatch/outcome.ts";
 import type { Logger } from "../observe/logger.ts";
 import { backoffDelay, sleep } from "./backoff.ts";
-import type { DeadLetter, DeadLetterWriter } from "./dead-letters.ts";
+import { type DeadLetter, type DeadLetterWriter, deadLetterFor } from "./dead-letters.ts";
+import { RetrySchedule } from "./retry-schedule.ts";
 import type { StreamEntry, StreamReader } from "./stream-reader.ts";
 
 export interface ConsumerOptions {
@@ -32,14 +33,6 @@ export interface ConsumerDependencies {
   recreateGroup: () => Promise<void>;
 }
 
-/** An entry that failed on its own with a transient error and waits for its next attempt. */
-interface PendingRetry {
-  entry: StreamEntry;
-  /** In-place retries done so far; attempts = deliveries + retries. */
-  retries: number;
-  nextAttemptAt: number;
-}
-
 /**
  * The read → dispatch → settle loop. Reads its own pending entries first (those a previous run
  * left), then new ones. An entry is ACKed only once its outcome is durable: the batch's
@@ -54,7 +47,7 @@ export class EventConsumer {
   reclaimed = 0;
 
   readonly #deps: ConsumerDependencies;
-  readonly #retries = new Map<string, PendingRetry>();
+  readonly #retries = new RetrySchedule();
   readonly #stopSignal = new AbortController();
   /** Ids of the batch being processed: kept fresh so no other consumer reclaims them. */
   readonly #inHand = new Set<string>();
@@ -220,51 +213,23 @@ export class EventConsumer {
     for (const result of results) {
       const id = result.entry.id;
       const entry = byId.get(id) as StreamEntry;
-      const retriesDone = this.#retries.get(id)?.retries ?? 0;
+      const retriesDone = this.#retries.retriesDone(id);
       const attempts = entry.deliveries + retriesDone;
       for (const { outcome } of result.outcomes) this.counts[outcome]++;
-      const disposition = result.disposition;
-      const decoded = result.entry.decoded;
-      const traceId = decoded.ok ? decoded.event.trace_id : decoded.traceId;
-      const eventType = decoded.ok ? decoded.event.event_type : decoded.eventType;
-      if (disposition.kind === "retry" && attempts < options.maxDeliveries) {
-        this.#retries.set(id, {
-          entry,
-          retries: retriesDone + 1,
-          nextAttemptAt: now + backoffDelay(retriesDone + 1, this.#backoff()),
-        });
+      if (result.disposition.kind === "retry" && attempts < options.maxDeliveries) {
+        const nextAttemptAt = now + backoffDelay(retriesDone + 1, this.#backoff());
+        this.#retries.schedule(entry, retriesDone + 1, nextAttemptAt);
         continue;
       }
-      this.#retries.delete(id);
+      this.#retries.remove(id);
       ackIds.push(id);
-      if (disposition.kind === "ack") continue;
-      const letter: DeadLetter =
-        disposition.kind === "retry"
-          ? {
-              originalId: id,
-              originalFields: entry.fields ?? [],
-              reason: "max_deliveries",
-              detail: `failed ${attempts} times; last error: ${errorMessage(disposition.error)}`,
-              subscriber: disposition.subscriber,
-              attempts,
-              traceId,
-              eventType,
-            }
-          : {
-              originalId: id,
-              originalFields: entry.fields ?? [],
-              reason: disposition.reason,
-              detail: disposition.detail,
-              subscriber: disposition.subscriber,
-              attempts,
-              traceId,
-              eventType,
-            };
+      const letter = deadLetterFor(result, entry.fields ?? [], attempts);
+      if (letter === undefined) continue;
       deadLetters.push(letter);
       logger.warn(
         {
           entry_id: id,
-          trace_id: traceId,
+          trace_id: letter.traceId,
           reason: letter.reason,
           detail: letter.detail,
           subscriber: letter.subscriber,
@@ -352,7 +317,7 @@ export class EventConsumer {
    * they are never reclaimed from under this live worker however long they take.
    */
   #keepInHandFresh(): void {
-    const ids = [...this.#inHand, ...this.#retries.keys()];
+    const ids = [...this.#inHand, ...this.#retries.ids()];
     this.#deps.reader.touch(ids).catch((error: unknown) => {
       this.#deps.logger.debug({ err: error }, "Could not refresh the idle time of entries in hand");
     });
@@ -375,19 +340,12 @@ export class EventConsumer {
   }
 
   #dueRetries(): StreamEntry[] {
-    const now = Date.now();
-    const due: StreamEntry[] = [];
-    for (const retry of this.#retries.values()) {
-      if (retry.nextAttemptAt <= now) due.push(retry.entry);
-      if (due.length >= this.#deps.options.batchSize) break;
-    }
-    return due;
+    return this.#retries.due(Date.now(), this.#deps.options.batchSize);
   }
 
   /** Block no longer than until the next retry or reclaim is due. */
   #blockTime(): number {
-    let next = this.#nextReclaimAt;
-    for (const retry of this.#retries.values()) next = Math.min(next, retry.nextAttemptAt);
+    const next = Math.min(this.#nextReclaimAt, this.#retries.nextAttemptAt());
     const untilRetry = Math.ceil(next - Date.now());
     return Math.max(1, Math.min(this.#deps.options.blockMs, untilRetry));
   }

@@ -1,5 +1,6 @@
 import type Redis from "ioredis";
 import type { DeadLetterReason } from "../contract/decode.ts";
+import type { EntryResult } from "../dispatch/dispatcher.ts";
 
 export interface DeadLetter {
   originalId: string;
@@ -15,6 +16,43 @@ export interface DeadLetter {
 
 export function deadLetterStreamName(stream: string): string {
   return `${stream}.dlq`;
+}
+
+/**
+ * The dead letter for an entry the dispatcher rejected, or whose retries ran out
+ * (`max_deliveries`, with its last error). Undefined when the entry is to be ACKed as it is.
+ */
+export function deadLetterFor(
+  result: EntryResult,
+  originalFields: readonly string[],
+  attempts: number,
+): DeadLetter | undefined {
+  const { disposition, entry } = result;
+  if (disposition.kind === "ack") return undefined;
+  const decoded = entry.decoded;
+  const common = {
+    originalId: entry.id,
+    originalFields,
+    attempts,
+    traceId: decoded.ok ? decoded.event.trace_id : decoded.traceId,
+    eventType: decoded.ok ? decoded.event.event_type : decoded.eventType,
+  };
+  if (disposition.kind === "retry") {
+    const message =
+      disposition.error instanceof Error ? disposition.error.message : String(disposition.error);
+    return {
+      ...common,
+      reason: "max_deliveries",
+      detail: `failed ${attempts} times; last error: ${message}`,
+      subscriber: disposition.subscriber,
+    };
+  }
+  return {
+    ...common,
+    reason: disposition.reason,
+    detail: disposition.detail,
+    subscriber: disposition.subscriber,
+  };
 }
 
 /** Writes dead letters to `<stream>.dlq` and returns only once Redis has confirmed every one. */
