@@ -23,12 +23,19 @@ export interface ConsumerOptions {
   rejectSimulated: boolean;
 }
 
+export interface ConsumerObserver {
+  /** A batch has been committed, dead-lettered and ACKed (or scheduled for retry). */
+  batchSettled(results: readonly EntryResult[], durationSeconds: number): void;
+}
+
 export interface ConsumerDependencies {
   reader: StreamReader;
   deadLetters: DeadLetterWriter;
   dispatcher: Dispatcher;
   logger: Logger;
   options: ConsumerOptions;
+  /** Told about every settled batch (metrics). */
+  observer?: ConsumerObserver;
   /** Recreates the consumer group after Redis reported NOGROUP (stream or group deleted). */
   recreateGroup: () => Promise<void>;
 }
@@ -167,9 +174,11 @@ export class EventConsumer {
         "Pending entries were deleted from the stream before they were processed; acknowledging them",
       );
     }
+    const started = performance.now();
     const results = batch.length > 0 ? await this.#dispatch(batch) : [];
     if (results === undefined) return; // stopping with the database down: left pending
     await this.#settle(results, byId, deletedIds);
+    this.#deps.observer?.batchSettled(results, (performance.now() - started) / 1000);
   }
 
   /** Runs the batch's transaction, retrying in place (delivery counts untouched) until it commits. */
