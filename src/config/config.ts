@@ -51,6 +51,10 @@ export interface Config {
   readonly maxDeliveries: number;
   /** CLAIM_IDLE_MS, default 60000 (1000..86400000). */
   readonly claimIdleMs: number;
+  /** TRIM_STREAM, default false: periodically trim entries every group has acknowledged. */
+  readonly trimStream: boolean;
+  /** STREAM_RETENTION_MS, default 604800000 (7 days; 60000..31536000000): keep entries this new. */
+  readonly streamRetentionMs: number;
   /** RETRY_BASE_MS, default 100 (1..60000). */
   readonly retryBaseMs: number;
   /** RETRY_MAX_MS, default 30000 (1..3600000, at least RETRY_BASE_MS). */
@@ -246,6 +250,8 @@ const EnvSchema = v.pipe(
     MAX_EVENT_BYTES: v.optional(integer(256, 16_777_216), "65536"),
     MAX_DELIVERIES: v.optional(integer(1, 1000), "5"),
     CLAIM_IDLE_MS: v.optional(integer(1000, 86_400_000), "60000"),
+    TRIM_STREAM: v.optional(boolean(), "false"),
+    STREAM_RETENTION_MS: v.optional(integer(60_000, 31_536_000_000), "604800000"),
     RETRY_BASE_MS: v.optional(integer(1, RETRY_BASE_MAX), "100"),
     RETRY_MAX_MS: v.optional(integer(1, 3_600_000), "30000"),
     SHUTDOWN_TIMEOUT_MS: v.optional(integer(100, 600_000), "10000"),
@@ -304,6 +310,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxEventBytes: e.MAX_EVENT_BYTES,
     maxDeliveries: e.MAX_DELIVERIES,
     claimIdleMs: e.CLAIM_IDLE_MS,
+    trimStream: e.TRIM_STREAM,
+    streamRetentionMs: e.STREAM_RETENTION_MS,
     retryBaseMs: e.RETRY_BASE_MS,
     retryMaxMs: e.RETRY_MAX_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
