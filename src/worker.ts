@@ -17,6 +17,7 @@ import {
   reportConnectionState,
 } from "./stream/redis-connection.ts";
 import { StreamReader } from "./stream/stream-reader.ts";
+import { startStreamRetention } from "./stream/stream-retention.ts";
 
 /** Every subscriber of the application. New event types are added here and nowhere else. */
 export function buildRegistry(logger: Logger): SubscriberRegistry {
@@ -119,12 +120,22 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
       },
       "✅ Event consumer started",
     );
+    // Opt-in (TRIM_STREAM): the main stream only; dead letters are never trimmed.
+    const retention = config.trimStream
+      ? startStreamRetention({
+          redis: commands,
+          stream: config.eventStream,
+          retentionMs: config.streamRetentionMs,
+          logger,
+        })
+      : undefined;
     let stopped: Promise<void> | undefined;
     return {
       database,
       consumer,
       stop: () => {
         stopped ??= (async () => {
+          retention?.stop();
           try {
             await consumer.stop();
           } finally {

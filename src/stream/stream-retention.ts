@@ -41,7 +41,8 @@ export function compareStreamIds(a: string, b: string): number {
 /**
  * The MINID for `XTRIM <stream> MINID <id>` (which removes the entries BELOW it and keeps the
  * ones at or above it), or undefined when nothing may be trimmed. It is the lowest of:
- * - each group's last-delivered-id: later entries have not reached that group yet;
+ * - each group's last-delivered-id: later entries have not reached that group yet (that entry
+ *   itself stays too, which costs one entry and keeps the rule simple);
  * - each group's oldest pending id: from there on, an entry may still be unacknowledged;
  * - `<nowMs − retentionMs>-0`: newer entries are kept for the retention period anyway.
  * With no group at all, nobody's progress is known, so nothing is trimmed.
@@ -202,8 +203,13 @@ export function startStreamRetention(options: StreamRetentionOptions): StreamRet
       running = false;
     }
   };
+  const intervalMs = options.intervalMs ?? DEFAULT_TRIM_INTERVAL_MS;
+  logger.info(
+    { stream, retention_ms: retentionMs, interval_ms: intervalMs },
+    "Stream retention on: trimming entries every group has acknowledged",
+  );
   void pass();
-  const timer = setInterval(pass, options.intervalMs ?? DEFAULT_TRIM_INTERVAL_MS);
+  const timer = setInterval(pass, intervalMs);
   timer.unref?.();
   return {
     stop() {

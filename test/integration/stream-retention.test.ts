@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { deadLetterStreamName } from "../../src/stream/dead-letters.ts";
 import { trimBelow, trimStreamOnce } from "../../src/stream/stream-retention.ts";
 import { uniqueName } from "../support/fixtures.ts";
-import { testRedis } from "../support/worker-harness.ts";
+import { startTestWorker, testConfig, testRedis, waitFor } from "../support/worker-harness.ts";
 
 const redis = testRedis();
 afterAll(() => redis.disconnect());
@@ -116,5 +116,24 @@ describe("stream retention", () => {
     await redis.xadd(stream, "1000-1", "n", "1");
     expect((await trimStreamOnce(redis, stream, HOUR_MS)).trimmed).toBe(0);
     expect(await redis.xlen(stream)).toBe(1);
+  });
+
+  test("serve with TRIM_STREAM=true trims what its group has acknowledged", async () => {
+    const config = testConfig({ TRIM_STREAM: "true", STREAM_RETENTION_MS: "60000" });
+    for (let i = 1; i <= 5; i++) await redis.xadd(config.eventStream, `1000-${i}`, "n", String(i));
+    await redis.xgroup("CREATE", config.eventStream, config.consumerGroup, "0");
+    const settled = await read(config.eventStream, config.consumerGroup, ">");
+    await redis.xack(config.eventStream, config.consumerGroup, ...settled.map(([id]) => id));
+
+    const worker = await startTestWorker(config);
+    try {
+      // MINID is at most the group's last-delivered-id, so that one entry stays.
+      await waitFor("the first trim", async () => (await redis.xlen(config.eventStream)) === 1);
+      expect((await redis.xrange(config.eventStream, "-", "+")).map(([id]) => id)).toEqual([
+        "1000-5",
+      ]);
+    } finally {
+      await worker.stop();
+    }
   });
 });
