@@ -1,0 +1,105 @@
+/**
+ * Publishes a load mix to a stream: as fast as Redis takes it (pipelined chunks of XADDs, one
+ * round trip each), or paced at a rate (each entry sent once its time has come, the ones due
+ * together in one pipeline), and counts what went out by kind.
+ */
+import type Redis from "ioredis";
+import type { InvalidKind, LoadEntry } from "./load-generator.ts";
+
+export interface PublishLoadOptions {
+  redis: Redis;
+  stream: string;
+  entries: Iterable<LoadEntry>;
+  /** Entries per second; as fast as possible when undefined. */
+  ratePerSecond?: number | undefined;
+  /** Most XADDs in one pipeline. @defaultValue 500 */
+  chunkSize?: number;
+  /** Called after each chunk with the number published so far. */
+  onProgress?: (published: number) => void;
+  /** Stops after the chunk in flight (Ctrl-C). */
+  signal?: AbortSignal;
+  /** @defaultValue performance.now */
+  now?: () => number;
+}
+
+export interface LoadSummary {
+  published: number;
+  valid: number;
+  duplicates: number;
+  invalid: number;
+  invalidByKind: Partial<Record<InvalidKind, number>>;
+  elapsedMs: number;
+  /** True when the signal stopped it before the end. */
+  interrupted: boolean;
+}
+
+const DEFAULT_CHUNK_SIZE = 500;
+/** Longest sleep while paced, so Ctrl-C is noticed promptly even at low rates. */
+const MAX_PACING_SLEEP_MS = 200;
+
+export async function publishLoad(options: PublishLoadOptions): Promise<LoadSummary> {
+  const now = options.now ?? (() => performance.now());
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const rate = options.ratePerSecond;
+  const iterator = options.entries[Symbol.iterator]();
+  const summary: LoadSummary = {
+    published: 0,
+    valid: 0,
+    duplicates: 0,
+    invalid: 0,
+    invalidByKind: {},
+    elapsedMs: 0,
+    interrupted: false,
+  };
+  const startedAt = now();
+  // One entry looked ahead, so the end is known without waiting for a next slot.
+  let next = iterator.next();
+  while (!next.done) {
+    if (options.signal?.aborted) {
+      summary.interrupted = true;
+      break;
+    }
+    let room = chunkSize;
+    if (rate !== undefined) {
+      // Entry i is due `i / rate` seconds after the start.
+      const elapsedMs = now() - startedAt;
+      const due = Math.floor((elapsedMs * rate) / 1000) + 1 - summary.published;
+      if (due <= 0) {
+        const nextDueMs = (summary.published * 1000) / rate - elapsedMs;
+        await Bun.sleep(Math.min(MAX_PACING_SLEEP_MS, Math.max(1, nextDueMs)));
+        continue;
+      }
+      room = Math.min(room, due);
+    }
+    const chunk: LoadEntry[] = [];
+    while (chunk.length < room && !next.done) {
+      chunk.push(next.value);
+      next = iterator.next();
+    }
+    await send(options.redis, options.stream, chunk);
+    count(summary, chunk);
+    options.onProgress?.(summary.published);
+  }
+  summary.elapsedMs = now() - startedAt;
+  return summary;
+}
+
+async function send(redis: Redis, stream: string, chunk: readonly LoadEntry[]): Promise<void> {
+  const pipeline = redis.pipeline();
+  for (const entry of chunk) pipeline.xadd(stream, "*", ...entry.fields);
+  const results = (await pipeline.exec()) ?? [];
+  const failure = results.find(([error]) => error !== null)?.[0];
+  if (failure) throw failure;
+}
+
+function count(summary: LoadSummary, chunk: readonly LoadEntry[]): void {
+  for (const entry of chunk) {
+    summary.published++;
+    if (entry.kind === "valid") summary.valid++;
+    else if (entry.kind === "duplicate") summary.duplicates++;
+    else {
+      summary.invalid++;
+      summary.invalidByKind[entry.invalid] = (summary.invalidByKind[entry.invalid] ?? 0) + 1;
+    }
+  }
+}
