@@ -3,14 +3,18 @@ import * as v from "valibot";
 import { loadConfig } from "../config/config.ts";
 import { IdSchema, LanguageSchema } from "../contract/event-schema.ts";
 import { getPaycoreSimulator } from "../simulator/paycore-simulator.ts";
+import { SIMULATE_LOAD_HELP, simulateLoadCommand } from "./simulate-load.ts";
 import { UsageError } from "./usage-error.ts";
 
+// main prints this for any `simulate … --help`, so it carries the load command's help too.
 export const SIMULATE_HELP = `Usage: coursepay simulate payment-succeeded --tenant T --user U --course C
                           [--language de] [--trace-id ID]
 
 Publishes one simulated paycore.payment_succeeded to EVENT_STREAM on REDIS_URL (wire form
 "data", marked "simulated": true) and prints its trace_id. It never writes the database.
-Refused when APP_ENV=production.`;
+Refused when APP_ENV=production.
+
+${SIMULATE_LOAD_HELP}`;
 
 export async function simulateCommand(args: string[]): Promise<number> {
   const [kind, ...rest] = args;
@@ -18,9 +22,16 @@ export async function simulateCommand(args: string[]): Promise<number> {
     console.log(SIMULATE_HELP);
     return 0;
   }
+  if (kind === "load") {
+    if (rest.includes("--help") || rest.includes("-h")) {
+      console.log(SIMULATE_LOAD_HELP);
+      return 0;
+    }
+    return simulateLoadCommand(rest);
+  }
   if (kind !== "payment-succeeded") {
     throw new UsageError(
-      `simulate: unknown event "${kind ?? ""}"; expected "payment-succeeded" (see --help)`,
+      `simulate: unknown event "${kind ?? ""}"; expected "payment-succeeded" or "load" (see --help)`,
     );
   }
   const { values } = parseArgs({

@@ -1,0 +1,172 @@
+import { parseArgs } from "node:util";
+import { loadConfig } from "../config/config.ts";
+import { redactUrl } from "../config/redact.ts";
+import {
+  generateLoad,
+  INVALID_KINDS,
+  LoadMixError,
+  planLoad,
+} from "../simulator/load-generator.ts";
+import { type LoadSummary, publishLoad } from "../simulator/load-publisher.ts";
+import { formatDuration, ProgressDisplay, ratePerSecond } from "../simulator/progress.ts";
+import { createRedis } from "../stream/redis-connection.ts";
+import { EXIT_INTERRUPTED, EXIT_OK, UsageError } from "./usage-error.ts";
+
+export const SIMULATE_LOAD_HELP = `Usage: coursepay simulate load --count N [--rate R] [--tenants K] [--users M]
+                          [--courses C] [--duplicates 0.05] [--invalid 0.01] [--seed S]
+
+Publishes N simulated events to EVENT_STREAM on REDIS_URL, a realistic mix:
+  valid       paycore.payment_succeeded for tenant_1..K, user_1..M (per tenant), course_001..C,
+              each with a new trace_id (evt_load_<seed>_<n>)
+  duplicates  the fraction (default 0.05) replaying an earlier payment exactly (same trace_id)
+  invalid     the fraction (default 0.01) the worker must dead-letter, in turn: missing
+              tenant_id, bad JSON, whitespace in an id, missing metadata.course_id
+Defaults: K=3, M=50, C=10. --rate paces it at R events a second (decimals allowed); without it,
+events go as fast as Redis takes them, 500 per round trip. --seed (0..4294967295) fixes the
+mix and the trace_ids: the same seed publishes the same events again (all duplicates then).
+
+Marked "simulated": true and signed with the first PAYCORE_SIGNING_SECRET when set, like
+\`simulate payment-succeeded\`. Shows a progress bar on a terminal, a line a second otherwise,
+and a summary at the end; Ctrl-C stops after the chunk in flight (exit 130).
+Refused when APP_ENV=production.`;
+
+const MAX_COUNT = 100_000_000;
+
+export async function simulateLoadCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      count: { type: "string" },
+      rate: { type: "string" },
+      tenants: { type: "string" },
+      users: { type: "string" },
+      courses: { type: "string" },
+      duplicates: { type: "string" },
+      invalid: { type: "string" },
+      seed: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    console.log(SIMULATE_LOAD_HELP);
+    return EXIT_OK;
+  }
+  if (values.count === undefined) throw new UsageError("simulate load: --count is required");
+  const mix = {
+    count: wholeNumber("--count", values.count, 1, MAX_COUNT),
+    tenants: wholeNumber("--tenants", values.tenants ?? "3", 1, 1_000_000),
+    users: wholeNumber("--users", values.users ?? "50", 1, 1_000_000),
+    courses: wholeNumber("--courses", values.courses ?? "10", 1, 999),
+    duplicates: fraction("--duplicates", values.duplicates ?? "0.05"),
+    invalid: fraction("--invalid", values.invalid ?? "0.01"),
+    seed:
+      values.seed === undefined
+        ? (crypto.getRandomValues(new Uint32Array(1))[0] ?? 0)
+        : wholeNumber("--seed", values.seed, 0, 4_294_967_295),
+  };
+  const rate = values.rate === undefined ? undefined : positiveRate(values.rate);
+  try {
+    planLoad(mix.count, mix.duplicates, mix.invalid);
+  } catch (error) {
+    if (error instanceof LoadMixError) throw new UsageError(`simulate load: ${error.message}`);
+    throw error;
+  }
+
+  const config = loadConfig();
+  if (config.appEnv === "production") {
+    throw new UsageError("simulate is refused when APP_ENV=production");
+  }
+  const redis = createRedis(config.redisUrl, {
+    connectionName: "coursepay-simulator-load",
+    maxRetriesPerRequest: 1,
+  });
+  let lastError: Error | undefined;
+  // Without a listener ioredis prints every connection error itself.
+  redis.on("error", (error: Error) => {
+    lastError = error;
+  });
+  const aborter = new AbortController();
+  const onSigint = () => aborter.abort();
+  process.on("SIGINT", onSigint);
+  try {
+    try {
+      await redis.ping();
+    } catch (error) {
+      const reason = (lastError ?? (error as Error)).message;
+      throw new Error(`Redis at ${redactUrl(config.redisUrl)} is unreachable: ${reason}`);
+    }
+    const pace = rate === undefined ? "as fast as possible" : `at ${rate} events/s`;
+    console.log(
+      `Publishing ${mix.count} events to ${config.eventStream} on ${redactUrl(config.redisUrl)}, ${pace} (seed ${mix.seed})`,
+    );
+    const progress = new ProgressDisplay({
+      total: mix.count,
+      out: process.stdout,
+      isTTY: process.stdout.isTTY === true,
+      verb: "published",
+    });
+    const summary = await publishLoad({
+      redis,
+      stream: config.eventStream,
+      entries: generateLoad({ ...mix, signingSecret: config.signingSecrets[0] }),
+      ratePerSecond: rate,
+      onProgress: (published) => progress.update(published),
+      signal: aborter.signal,
+    });
+    progress.finish(summary.published);
+    console.log(formatSummary(summary, config.eventStream));
+    return summary.interrupted ? EXIT_INTERRUPTED : EXIT_OK;
+  } finally {
+    process.off("SIGINT", onSigint);
+    await redis.quit().catch(() => redis.disconnect());
+  }
+}
+
+export function formatSummary(summary: LoadSummary, stream: string): string {
+  const rate = Math.round(ratePerSecond(summary.published, summary.elapsedMs));
+  const kinds = INVALID_KINDS.filter((kind) => summary.invalidByKind[kind] !== undefined)
+    .map((kind) => `${kind} ${summary.invalidByKind[kind]}`)
+    .join(", ");
+  const width = String(summary.published).length;
+  const row = (label: string, value: number, note: string) =>
+    `  ${label.padEnd(11)}${String(value).padStart(width)}  ${note}`;
+  return [
+    `${summary.interrupted ? "Interrupted after publishing" : "Published"} ${summary.published} events to ${stream} in ${formatDuration(summary.elapsedMs)} (${rate} events/s)`,
+    row("valid", summary.valid, "new trace_ids"),
+    row("duplicates", summary.duplicates, "replays of earlier trace_ids"),
+    row("invalid", summary.invalid, kinds === "" ? "" : `(${kinds})`).trimEnd(),
+    `A worker on ${stream} records ${summary.valid} applied and ${summary.duplicates} duplicate, and dead-letters ${summary.invalid}.`,
+  ].join("\n");
+}
+
+function wholeNumber(flag: string, text: string, min: number, max: number): number {
+  const value = /^\d{1,10}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(value >= min && value <= max)) {
+    throw new UsageError(
+      `simulate load: ${flag} expects a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`,
+    );
+  }
+  return value;
+}
+
+function fraction(flag: string, text: string): number {
+  const value = /^(0(\.\d+)?|1(\.0+)?|\.\d+)$/.test(text) ? Number(text) : Number.NaN;
+  if (!(value >= 0 && value <= 1)) {
+    throw new UsageError(
+      `simulate load: ${flag} expects a fraction from 0 to 1 (e.g. 0.05), got ${JSON.stringify(text)}`,
+    );
+  }
+  return value;
+}
+
+function positiveRate(text: string): number {
+  const value = /^\d{1,7}(\.\d+)?$/.test(text) ? Number(text) : Number.NaN;
+  if (!(value > 0 && value <= 1_000_000)) {
+    throw new UsageError(
+      `simulate load: --rate expects events a second, more than 0 and at most 1000000, got ${JSON.stringify(text)}`,
+    );
+  }
+  return value;
+}
