@@ -1,5 +1,5 @@
+import { sql } from "drizzle-orm";
 import type { Tx } from "../db/database.ts";
-import { courseEnrollments } from "../db/schema.ts";
 
 export interface CourseGrant {
   tenantId: string;
@@ -9,28 +9,31 @@ export interface CourseGrant {
   traceId: string;
 }
 
-/** 9 columns a row keeps one statement under SQLite's 32,766 bound parameters. */
-const ROWS_PER_STATEMENT = 3_000;
-
 /** Course access, the effect a payment buys. */
 export class MonetizationService {
   /**
-   * Grants each course with one multi-row insert. A course the user already has is left as it
-   * is (the unique (tenant, user, course) index), so two payments leave one enrollment.
+   * Grants each course with one multi-row insert (the rows as one JSON parameter expanded by
+   * `json_each`, so the statement text never changes). A course the user already has is left
+   * as it is (the unique (tenant, user, course) index), so two payments leave one enrollment.
    */
   async grantCourseAccess(grants: readonly CourseGrant[], tx: Tx, now: number): Promise<void> {
-    for (let start = 0; start < grants.length; start += ROWS_PER_STATEMENT) {
-      const rows = grants.slice(start, start + ROWS_PER_STATEMENT).map((grant) => ({
-        tenantId: grant.tenantId,
-        userId: grant.userId,
-        actorId: `${grant.tenantId}:${grant.userId}`,
-        courseId: grant.courseId,
-        language: grant.language ?? null,
-        status: "active",
-        traceId: grant.traceId,
-        grantedAt: now,
-      }));
-      await tx.insert(courseEnrollments).values(rows).onConflictDoNothing();
-    }
+    if (grants.length === 0) return;
+    const rows = JSON.stringify(
+      grants.map((grant) => [
+        grant.tenantId,
+        grant.userId,
+        grant.courseId,
+        grant.language ?? null,
+        grant.traceId,
+      ]),
+    );
+    // `WHERE true` keeps SQLite from reading ON CONFLICT as part of the SELECT's join.
+    await tx.run(sql`
+      INSERT INTO course_enrollments (tenant_id, user_id, actor_id, course_id, language, status,
+        trace_id, granted_at)
+      SELECT value ->> 0, value ->> 1, (value ->> 0) || ':' || (value ->> 1),
+        value ->> 2, value ->> 3, 'active', value ->> 4, ${now}
+      FROM json_each(${rows}) WHERE true
+      ON CONFLICT DO NOTHING`);
   }
 }

@@ -1,10 +1,6 @@
-import { and, eq, inArray } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { Tx } from "../db/database.ts";
-import { processedEvents } from "../db/schema.ts";
 import type { DispatchedEvent } from "./subscriber.ts";
-
-/** SQLite allows 32,766 bound parameters a statement; 7 columns a row leaves room for 4,000. */
-const ROWS_PER_STATEMENT = 4_000;
 
 export interface ClaimResult {
   claimed: DispatchedEvent[];
@@ -16,6 +12,10 @@ export interface ClaimResult {
  * Claims the events' trace_ids for one subscriber with one multi-row
  * `INSERT … ON CONFLICT DO NOTHING RETURNING`, inside the caller's transaction, so the claim
  * commits with the subscriber's effect or not at all. `events` must hold each trace_id once.
+ *
+ * The rows travel as one JSON parameter expanded by `json_each`: the statement text is the same
+ * for every batch size and has no parameter limit, where a VALUES list with a placeholder per
+ * column made SQLite prepare a new 3,500-placeholder statement for every batch.
  */
 export async function claimEvents(
   tx: Tx,
@@ -23,26 +23,27 @@ export async function claimEvents(
   events: readonly DispatchedEvent[],
   now: number,
 ): Promise<ClaimResult> {
-  const claimedIds = new Set<string>();
-  for (let start = 0; start < events.length; start += ROWS_PER_STATEMENT) {
-    const rows = events.slice(start, start + ROWS_PER_STATEMENT).map((item) => ({
-      subscriberName,
-      traceId: item.event.trace_id,
-      eventType: item.event.event_type,
-      streamEntryId: item.entryId,
-      payloadHash: item.payloadHash,
-      outcome: "applied",
-      processedAt: now,
-    }));
-    const inserted = await tx
-      .insert(processedEvents)
-      .values(rows)
-      .onConflictDoNothing()
-      .returning({ traceId: processedEvents.traceId });
-    for (const row of inserted) claimedIds.add(row.traceId);
-  }
-  const claimed = events.filter((item) => claimedIds.has(item.event.trace_id));
-  const others = events.filter((item) => !claimedIds.has(item.event.trace_id));
+  if (events.length === 0) return { claimed: [], alreadyProcessed: new Map() };
+  const rows = JSON.stringify(
+    events.map(({ event, entryId, payloadHash }) => [
+      event.trace_id,
+      event.event_type,
+      entryId,
+      payloadHash,
+    ]),
+  );
+  // `WHERE true` keeps SQLite from reading ON CONFLICT as part of the SELECT's join.
+  const inserted = await tx.all<{ trace_id: string }>(sql`
+    INSERT INTO processed_events (subscriber_name, trace_id, event_type, stream_entry_id,
+      payload_hash, outcome, processed_at)
+    SELECT ${subscriberName}, value ->> 0, value ->> 1, value ->> 2, value ->> 3, 'applied', ${now}
+    FROM json_each(${rows}) WHERE true
+    ON CONFLICT DO NOTHING
+    RETURNING trace_id`);
+  const claimedIds = new Set(inserted.map((row) => row.trace_id));
+  const claimed: DispatchedEvent[] = [];
+  const others: DispatchedEvent[] = [];
+  for (const item of events) (claimedIds.has(item.event.trace_id) ? claimed : others).push(item);
   return { claimed, alreadyProcessed: await storedHashes(tx, subscriberName, others) };
 }
 
@@ -51,19 +52,11 @@ async function storedHashes(
   subscriberName: string,
   events: readonly DispatchedEvent[],
 ): Promise<Map<string, string>> {
-  const hashes = new Map<string, string>();
-  for (let start = 0; start < events.length; start += ROWS_PER_STATEMENT) {
-    const traceIds = events.slice(start, start + ROWS_PER_STATEMENT).map((e) => e.event.trace_id);
-    const rows = await tx
-      .select({ traceId: processedEvents.traceId, payloadHash: processedEvents.payloadHash })
-      .from(processedEvents)
-      .where(
-        and(
-          eq(processedEvents.subscriberName, subscriberName),
-          inArray(processedEvents.traceId, traceIds),
-        ),
-      );
-    for (const row of rows) hashes.set(row.traceId, row.payloadHash);
-  }
-  return hashes;
+  if (events.length === 0) return new Map();
+  const traceIds = JSON.stringify(events.map(({ event }) => event.trace_id));
+  const rows = await tx.all<{ trace_id: string; payload_hash: string }>(sql`
+    SELECT trace_id, payload_hash FROM processed_events
+    WHERE subscriber_name = ${subscriberName}
+      AND trace_id IN (SELECT value FROM json_each(${traceIds}))`);
+  return new Map(rows.map((row) => [row.trace_id, row.payload_hash]));
 }

