@@ -1,5 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { redisOptionsFromUrl } from "../../src/stream/redis-connection.ts";
+import {
+  compareVersions,
+  MINIMUM_REDIS_VERSION,
+  redisOptionsFromUrl,
+} from "../../src/stream/redis-connection.ts";
 
 describe("redisOptionsFromUrl", () => {
   test("host and port, with the defaults", () => {
@@ -26,5 +30,14 @@ describe("redisOptionsFromUrl", () => {
 
   test("rediss: turns TLS on", () => {
     expect(redisOptionsFromUrl("rediss://h:6380").tls).toEqual({ servername: "h" });
+  });
+});
+
+describe("compareVersions", () => {
+  test("orders Redis versions numerically, part by part", () => {
+    expect(compareVersions("7.0.15", MINIMUM_REDIS_VERSION)).toBeGreaterThan(0);
+    expect(compareVersions("7.0.0", MINIMUM_REDIS_VERSION)).toBe(0);
+    expect(compareVersions("6.2.14", MINIMUM_REDIS_VERSION)).toBeLessThan(0);
+    expect(compareVersions("10.0", "9.9.9")).toBeGreaterThan(0);
   });
 });
