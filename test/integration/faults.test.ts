@@ -5,6 +5,7 @@ import { restartableRedis } from "../support/fixtures.ts";
 import {
   capturingLogger,
   countRows,
+  killSpawnedWorkers,
   openTestDatabase,
   paymentEnvelope,
   publishPayment,
@@ -19,7 +20,10 @@ import {
 import { holdWriteLock } from "../support/write-lock.ts";
 
 const redis = testRedis();
-afterAll(() => redis.disconnect());
+afterAll(() => {
+  killSpawnedWorkers();
+  redis.disconnect();
+});
 
 async function publishMany(client: Redis, stream: string, count: number, prefix: string) {
   const pipeline = client.pipeline();

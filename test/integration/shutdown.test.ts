@@ -3,6 +3,7 @@ import Redis from "ioredis";
 import { restartableRedis } from "../support/fixtures.ts";
 import {
   countRows,
+  killSpawnedWorkers,
   openTestDatabase,
   publishPayment,
   spawnWorker,
@@ -15,6 +16,7 @@ import {
 const server = await restartableRedis();
 const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
 afterAll(async () => {
+  killSpawnedWorkers();
   redis.disconnect();
   await server.stop();
 });

@@ -135,6 +135,14 @@ export function capturingLogger(): { logger: Logger; lines: () => Record<string,
   return { logger, lines: () => raw.map((line) => JSON.parse(line) as Record<string, unknown>) };
 }
 
+const spawnedWorkers = new Set<Bun.Subprocess>();
+
+/** Kills every worker process spawnWorker started that is still running (call in afterAll). */
+export function killSpawnedWorkers(): void {
+  for (const child of spawnedWorkers) if (child.exitCode === null) child.kill("SIGKILL");
+  spawnedWorkers.clear();
+}
+
 /** Runs `coursepay serve` from source in a process of its own, for tests that kill it. */
 export function spawnWorker(config: Config, env: Record<string, string> = {}) {
   const output: string[] = [];
@@ -155,6 +163,7 @@ export function spawnWorker(config: Config, env: Record<string, string> = {}) {
     stdout: "pipe",
     stderr: "pipe",
   });
+  spawnedWorkers.add(child);
   void (async () => {
     for await (const chunk of child.stdout) output.push(new TextDecoder().decode(chunk));
   })();

@@ -1,0 +1,91 @@
+/**
+ * Contender (d): a BullMQ worker (concurrency 100 by default) doing what coursepay does per
+ * event: validate the job's stream entry with the project's `decodeEntry`, then the same
+ * idempotent claim + enrollment transaction as (b), one event per transaction. An invalid event
+ * fails the job with UnrecoverableError (no retry): BullMQ's dead letter is its failed set.
+ *
+ * The local libSQL driver runs statements synchronously on the event loop, so two of this
+ * process's transactions must not be open at once: a second BEGIN IMMEDIATE would block the
+ * whole process on the first one's lock until the busy timeout. Transactions therefore go
+ * through a mutex (SQLite has one writer anyway); the Redis side of the 100 jobs overlaps freely.
+ *
+ * Redis connection: the same ioredis options as coursepay's `createRedis` (URL parsing,
+ * maxRetriesPerRequest null, retry strategy, ready check), handed to BullMQ as options.
+ */
+import { UnrecoverableError, Worker } from "bullmq";
+import { decodeEntry } from "../../../src/contract/decode.ts";
+import { isPaymentSucceeded } from "../../../src/contract/event-schema.ts";
+import { redisOptionsFromUrl } from "../../../src/stream/redis-connection.ts";
+import {
+  announceReady,
+  applyPayment,
+  contenderEnv,
+  MAX_EVENT_BYTES,
+  openBenchDatabase,
+  stopSignal,
+  writeStats,
+} from "./shared.ts";
+
+export interface BenchJobData {
+  /** The stream entry's field/value pairs, exactly as the stream contenders read them. */
+  fields: string[];
+  /** A stand-in for the stream entry id (stream_entry_id column). */
+  entryId: string;
+}
+
+const env = contenderEnv();
+if (env.databaseUrl === undefined) throw new Error("DATABASE_URL is not set");
+const { database, synchronous } = await openBenchDatabase(env.databaseUrl);
+const counts = { applied: 0, duplicate: 0, conflict: 0, invalid: 0, ignored: 0 };
+
+let queueTail: Promise<unknown> = Promise.resolve();
+function serialized<T>(work: () => Promise<T>): Promise<T> {
+  const result = queueTail.then(work, work);
+  queueTail = result.catch(() => undefined);
+  return result;
+}
+
+const worker = new Worker<BenchJobData>(
+  env.queueName,
+  async (job) => {
+    const decoded = decodeEntry(job.data.fields, { maxEventBytes: MAX_EVENT_BYTES });
+    if (!decoded.ok) {
+      counts.invalid++;
+      throw new UnrecoverableError(`${decoded.reason}: ${decoded.detail}`);
+    }
+    if (!isPaymentSucceeded(decoded.event)) {
+      counts.ignored++;
+      return "ignored";
+    }
+    const event = decoded.event;
+    const outcome = await serialized(() =>
+      applyPayment(database.client, event, job.data.entryId, decoded.payloadHash),
+    );
+    counts[outcome]++;
+    if (outcome === "conflict") throw new UnrecoverableError("conflict");
+    return outcome;
+  },
+  {
+    connection: {
+      ...redisOptionsFromUrl(env.redisUrl),
+      connectionName: `bench-d:${env.consumer}`,
+      maxRetriesPerRequest: null,
+      retryStrategy: (attempt: number) => Math.min(attempt * 100, 2_000),
+      enableReadyCheck: true,
+    },
+    prefix: env.queuePrefix,
+    concurrency: env.concurrency,
+    removeOnComplete: { count: 0 },
+    removeOnFail: { count: 1_000_000 },
+  },
+);
+worker.on("error", (error) => console.error("bullmq worker error:", error.message));
+await worker.waitUntilReady();
+announceReady({ synchronous, concurrency: env.concurrency });
+
+const signal = stopSignal();
+await signal.promise;
+await worker.close();
+writeStats(env.statsFile, { counts, synchronous });
+database.close();
+process.exit(0);
