@@ -4,6 +4,7 @@
  * (0 ok, 1 runtime failure, 2 bad usage, bad configuration or unsupported Redis).
  */
 import { DLQ_HELP, dlqCommand } from "./cli/dlq.ts";
+import { ENROLLMENTS_HELP, enrollmentsCommand } from "./cli/enrollments.ts";
 import { MIGRATE_HELP, migrateCommand } from "./cli/migrate.ts";
 import { SERVE_HELP, serveCommand } from "./cli/serve.ts";
 import { SIMULATE_HELP, simulateCommand } from "./cli/simulate.ts";
@@ -22,7 +23,11 @@ Commands:
   migrate               apply the embedded database migrations and exit
   simulate payment-succeeded --tenant T --user U --course C [--language L] [--trace-id ID]
                         publish one simulated payment and print its trace_id
+  simulate load --count N [--rate R] [--duplicates F] [--invalid F] [--seed S] …
+                        publish a realistic mix of N events, with progress and a summary
   dlq list|replay|purge inspect, replay or delete the dead letters in <EVENT_STREAM>.dlq
+  enrollments --tenant T [--user U] [--course C] [--json]
+                        a learner's enrollments, the payment that granted each, and its record
   help, --help          show this help; \`coursepay <command> --help\` for one command
   version, --version    print the version
 
@@ -39,6 +44,7 @@ const COMMANDS: Record<string, Command> = {
   migrate: { help: MIGRATE_HELP, run: migrateCommand },
   simulate: { help: SIMULATE_HELP, run: simulateCommand },
   dlq: { help: DLQ_HELP, run: dlqCommand },
+  enrollments: { help: ENROLLMENTS_HELP, run: enrollmentsCommand },
 };
 
 async function main(argv: string[]): Promise<number> {
