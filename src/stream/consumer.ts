@@ -247,9 +247,13 @@ export class EventConsumer {
       );
     }
     // Dead letters first, confirmed; only then the ACKs that depend on them.
-    if (!(await this.#untilDone(() => this.#deps.deadLetters.write(deadLetters)))) return;
-    this.deadLettered += deadLetters.length;
-    await this.#untilDone(() => this.#deps.reader.ack(ackIds));
+    // One round trip: the dead letters, confirmed, then the ACKs that depend on them.
+    const settled = await this.#untilDone(() =>
+      deadLetters.length === 0
+        ? this.#deps.reader.ack(ackIds)
+        : this.#deps.reader.deadLetterThenAck(this.#deps.deadLetters, deadLetters, ackIds),
+    );
+    if (settled) this.deadLettered += deadLetters.length;
   }
 
   /** Retries a Redis write until it succeeds; false when shutdown came first. */

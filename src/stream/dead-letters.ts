@@ -55,7 +55,7 @@ export function deadLetterFor(
   };
 }
 
-/** Writes dead letters to `<stream>.dlq` and returns only once Redis has confirmed every one. */
+/** Writes dead letters to `<stream>.dlq`, confirmed by Redis before the entries are ACKed. */
 export class DeadLetterWriter {
   constructor(
     private readonly redis: Redis,
@@ -63,6 +63,7 @@ export class DeadLetterWriter {
     private readonly clock: () => number = Date.now,
   ) {}
 
+  /** Writes dead letters; resolves only once Redis has confirmed every one. */
   async write(letters: readonly DeadLetter[]): Promise<void> {
     if (letters.length === 0) return;
     const failedAt = new Date(this.clock()).toISOString();
@@ -72,10 +73,48 @@ export class DeadLetterWriter {
     const replies = (await pipeline.exec()) ?? [];
     const failure = replies.find(([error]) => error !== null)?.[0];
     if (failure) throw failure;
-    if (replies.length !== letters.length)
-      throw new Error("Redis did not confirm every dead letter");
+  }
+
+  /**
+   * Writes the dead letters, then ACKs `ackIds` on `stream`, in one round trip. A script, so
+   * Redis runs it whole and in order: if any dead letter cannot be written the script stops
+   * there and no entry is ACKed (the ACK never travels in an unconfirmed pipeline with the
+   * writes it depends on).
+   */
+  async writeThenAck(
+    letters: readonly DeadLetter[],
+    stream: string,
+    group: string,
+    ackIds: readonly string[],
+  ): Promise<void> {
+    const failedAt = new Date(this.clock()).toISOString();
+    const args: (string | number)[] = [group, letters.length];
+    for (const letter of letters) {
+      const fields = toFields(letter, failedAt);
+      args.push(fields.length, ...fields);
+    }
+    args.push(...ackIds);
+    await this.redis.eval(WRITE_THEN_ACK_SCRIPT, 2, this.streamName, stream, ...args);
   }
 }
+
+/**
+ * KEYS[1] dead-letter stream, KEYS[2] stream; ARGV: group, letter count, then per letter its
+ * field count and fields, then the ids to ACK (in chunks: Lua's unpack is limited to ~8,000).
+ */
+const WRITE_THEN_ACK_SCRIPT = `
+local i = 3
+for _ = 1, tonumber(ARGV[2]) do
+  local n = tonumber(ARGV[i])
+  redis.call('XADD', KEYS[1], '*', unpack(ARGV, i + 1, i + n))
+  i = i + 1 + n
+end
+while i <= #ARGV do
+  local last = math.min(i + 999, #ARGV)
+  redis.call('XACK', KEYS[2], ARGV[1], unpack(ARGV, i, last))
+  i = last + 1
+end
+return 1`;
 
 function toFields(letter: DeadLetter, failedAt: string): string[] {
   const fields = [

@@ -1,4 +1,5 @@
 import type Redis from "ioredis";
+import type { DeadLetter, DeadLetterWriter } from "./dead-letters.ts";
 
 export interface StreamEntry {
   readonly id: string;
@@ -146,6 +147,15 @@ export class StreamReader {
 
   async ack(ids: readonly string[]): Promise<void> {
     if (ids.length > 0) await this.commands.xack(this.stream, this.group, ...ids);
+  }
+
+  /** Writes `letters` with `writer`, then ACKs `ids`, in one round trip (see writeThenAck). */
+  async deadLetterThenAck(
+    writer: DeadLetterWriter,
+    letters: readonly DeadLetter[],
+    ids: readonly string[],
+  ): Promise<void> {
+    await writer.writeThenAck(letters, this.stream, this.group, ids);
   }
 
   /** Ends a blocked read now; what Redis had delivered stays pending, read again on restart. */

@@ -336,3 +336,24 @@ describe("poison events", () => {
     expect(letters[0]?.detail).toContain("the course service is confused");
   });
 });
+
+describe("settling a batch", () => {
+  test("when a dead letter cannot be written, nothing of the batch is ACKed", async () => {
+    const config = testConfig();
+    // The dead-letter key holds a string: XADD to it fails with WRONGTYPE.
+    await redis.set(deadLetterStreamName(config.eventStream), "not a stream");
+    const worker = await start(config);
+    await publishPayment(redis, config.eventStream, { trace_id: "evt_ok_beside_bad" });
+    await publishFields(redis, config.eventStream, ["data", "{broken"]);
+    const pending = async () =>
+      Number(((await redis.xpending(config.eventStream, config.consumerGroup)) as unknown[])[0]);
+    await waitFor("both entries to be read", async () => (await pending()) === 2);
+    await Bun.sleep(300); // several settle attempts, each refused
+    expect(await pending()).toBe(2);
+    // Once the dead letter can be written, the batch settles: one applied, one dead-lettered.
+    await redis.del(deadLetterStreamName(config.eventStream));
+    await waitUntilDrained(redis, config);
+    expect(await countRows(worker.database, ENROLLMENTS)).toBe(1);
+    expect(await readDeadLetters(redis, config)).toHaveLength(1);
+  });
+});
