@@ -8,6 +8,7 @@ import { ENROLLMENTS_HELP, enrollmentsCommand } from "./cli/enrollments.ts";
 import { MIGRATE_HELP, migrateCommand } from "./cli/migrate.ts";
 import { SERVE_HELP, serveCommand } from "./cli/serve.ts";
 import { SIMULATE_HELP, simulateCommand } from "./cli/simulate.ts";
+import { STATUS_HELP, statusCommand } from "./cli/status.ts";
 import { EXIT_FAILURE, EXIT_USAGE, UsageError } from "./cli/usage-error.ts";
 import { ConfigError } from "./config/config.ts";
 import { DuplicateSubscriberError } from "./dispatch/registry.ts";
@@ -26,6 +27,7 @@ Commands:
   simulate load --count N [--rate R] [--duplicates F] [--invalid F] [--seed S] …
                         publish a realistic mix of N events, with progress and a summary
   dlq list|replay|purge inspect, replay or delete the dead letters in <EVENT_STREAM>.dlq
+  status [--json]       stream length, group lag and pending, dead letters, database counts
   enrollments --tenant T [--user U] [--course C] [--json]
                         a learner's enrollments, the payment that granted each, and its record
   help, --help          show this help; \`coursepay <command> --help\` for one command
@@ -44,6 +46,7 @@ const COMMANDS: Record<string, Command> = {
   migrate: { help: MIGRATE_HELP, run: migrateCommand },
   simulate: { help: SIMULATE_HELP, run: simulateCommand },
   dlq: { help: DLQ_HELP, run: dlqCommand },
+  status: { help: STATUS_HELP, run: statusCommand },
   enrollments: { help: ENROLLMENTS_HELP, run: enrollmentsCommand },
 };
 

@@ -1,0 +1,249 @@
+import { existsSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { type Client, createClient } from "@libsql/client";
+import type Redis from "ioredis";
+import { type Config, loadConfig } from "../config/config.ts";
+import { redactUrl } from "../config/redact.ts";
+import {
+  type DatabaseStatus,
+  errorMessage,
+  readDatabaseStatus,
+  readStreamStatus,
+  type StreamStatus,
+  withTimeout,
+} from "../observe/stream-status.ts";
+import {
+  checkRedisVersion,
+  createRedis,
+  UnsupportedRedisError,
+} from "../stream/redis-connection.ts";
+import { EXIT_FAILURE, EXIT_OK } from "./usage-error.ts";
+
+export const STATUS_HELP = `Usage: coursepay status [--json]
+
+Shows, for EVENT_STREAM on REDIS_URL and the database at DATABASE_URL:
+  stream     its length and the dead letters in <EVENT_STREAM>.dlq
+  groups     each consumer group: lag (entries not yet delivered), pending (delivered, not yet
+             ACKed), the idle time of the oldest pending entry, and each consumer with its
+             pending count and idle time; * marks CONSUMER_GROUP
+  database   enrollments, processed events and the last processed event
+A table on a terminal; with --json one JSON object (times in milliseconds).
+
+Exit codes: 0 shown, 1 CONSUMER_GROUP missing or Redis/the database unreachable (one line on
+stderr says which), 2 bad usage, bad configuration or Redis older than 7.0.`;
+
+/** How long each of Redis and the database may take before status gives up on it. */
+const TIMEOUT_MS = 3_000;
+
+export async function statusCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { json: { type: "boolean", default: false } },
+    strict: true,
+    allowPositionals: false,
+  });
+  const config = loadConfig();
+  const stream = await withRedis(config, async (redis) => {
+    await withTimeout(checkRedisVersion(redis), TIMEOUT_MS, "Redis INFO");
+    return withTimeout(readStreamStatus(redis, config.eventStream), TIMEOUT_MS, "Redis XINFO");
+  });
+  if (!stream.groups.some((group) => group.name === config.consumerGroup)) {
+    console.error(`coursepay: ${missingGroup(config, stream)}`);
+    return EXIT_FAILURE;
+  }
+  const database = await readDatabase(config);
+  const now = Date.now();
+  console.log(
+    values.json
+      ? JSON.stringify(toJson(config, stream, database, now), null, 2)
+      : formatStatus(config, stream, database, now),
+  );
+  return EXIT_OK;
+}
+
+function missingGroup(config: Config, stream: StreamStatus): string {
+  const where = `consumer group "${config.consumerGroup}" not found on stream "${stream.stream}"`;
+  if (!stream.exists) return `${where}: the stream does not exist`;
+  if (stream.groups.length === 0) return `${where}: the stream has no groups`;
+  return `${where}; its groups: ${stream.groups.map((group) => group.name).join(", ")}`;
+}
+
+// --- reading ----------------------------------------------------------------------------------
+
+/** Connects failing fast (one retry per command, a connect timeout), runs, always disconnects. */
+async function withRedis<T>(config: Config, run: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = createRedis(config.redisUrl, {
+    connectionName: "coursepay-status",
+    maxRetriesPerRequest: 1,
+  });
+  redis.options.connectTimeout = TIMEOUT_MS;
+  let lastError: Error | undefined;
+  // Without a listener ioredis prints every connection error itself.
+  redis.on("error", (error: Error) => {
+    lastError = error;
+  });
+  try {
+    try {
+      await withTimeout(redis.connect(), TIMEOUT_MS + 1_000, "connecting");
+    } catch (error) {
+      const reason = lastError?.message ?? errorMessage(error);
+      throw new Error(`Redis at ${redactUrl(config.redisUrl)} is unreachable: ${reason}`);
+    }
+    try {
+      return await run(redis);
+    } catch (error) {
+      if (error instanceof UnsupportedRedisError) throw error;
+      throw new Error(`Redis at ${redactUrl(config.redisUrl)}: ${errorMessage(error)}`);
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Reads the figures without creating anything: a missing file is an error, not a new database. */
+async function readDatabase(config: Config): Promise<DatabaseStatus> {
+  const where = databaseName(config);
+  if (config.databaseFilePath !== undefined && !existsSync(config.databaseFilePath)) {
+    throw new Error(`database ${where} does not exist (check DATABASE_URL, or run migrate)`);
+  }
+  let client: Client | undefined;
+  try {
+    client = createClient({ url: config.databaseUrl, authToken: config.databaseAuthToken });
+    return await withTimeout(readDatabaseStatus(client), TIMEOUT_MS, "reading the database");
+  } catch (error) {
+    const message = errorMessage(error);
+    if (/no such table/i.test(message)) {
+      throw new Error(`database ${where} has no coursepay tables: run coursepay migrate`);
+    }
+    throw new Error(`database ${where} is unreachable: ${message}`);
+  } finally {
+    client?.close();
+  }
+}
+
+function databaseName(config: Config): string {
+  return config.databaseFilePath ?? redactUrl(config.databaseUrl);
+}
+
+// --- output -----------------------------------------------------------------------------------
+
+function toJson(config: Config, stream: StreamStatus, database: DatabaseStatus, now: number) {
+  const last = database.lastProcessed;
+  return {
+    checked_at: new Date(now).toISOString(),
+    redis: redactUrl(config.redisUrl),
+    stream: {
+      name: stream.stream,
+      exists: stream.exists,
+      length: stream.length,
+      dead_letter_stream: stream.deadLetterStream,
+      dead_letters: stream.deadLetters,
+    },
+    configured_group: config.consumerGroup,
+    groups: stream.groups.map((group) => ({
+      name: group.name,
+      lag: group.lag,
+      entries_read: group.entriesRead,
+      last_delivered_id: group.lastDeliveredId,
+      pending: group.pending,
+      oldest_pending_idle_ms: group.oldestPendingIdleMs,
+      consumers: group.consumers.map((consumer) => ({
+        name: consumer.name,
+        pending: consumer.pending,
+        idle_ms: consumer.idleMs,
+      })),
+    })),
+    database: {
+      location: databaseName(config),
+      enrollments: database.enrollments,
+      processed_events: database.processedEvents,
+      last_processed:
+        last === null
+          ? null
+          : {
+              trace_id: last.traceId,
+              event_type: last.eventType,
+              subscriber: last.subscriber,
+              outcome: last.outcome,
+              processed_at: new Date(last.processedAt).toISOString(),
+            },
+    },
+  };
+}
+
+function formatStatus(
+  config: Config,
+  stream: StreamStatus,
+  database: DatabaseStatus,
+  now: number,
+): string {
+  const lines = [
+    `Stream     ${stream.stream} on ${redactUrl(config.redisUrl)}`,
+    `  length        ${stream.length}`,
+    `  dead letters  ${stream.deadLetters} in ${stream.deadLetterStream}`,
+    "",
+    table(
+      ["GROUP", "LAG", "PENDING", "OLDEST PENDING IDLE", "CONSUMERS", "LAST DELIVERED"],
+      stream.groups.map((group) => [
+        `${group.name === config.consumerGroup ? "*" : " "} ${group.name}`,
+        group.lag === null ? "unknown" : String(group.lag),
+        String(group.pending),
+        group.oldestPendingIdleMs === null ? "-" : formatDuration(group.oldestPendingIdleMs),
+        String(group.consumers.length),
+        group.lastDeliveredId,
+      ]),
+    ),
+  ];
+  const consumers = stream.groups.flatMap((group) =>
+    group.consumers.map((consumer) => [
+      group.name,
+      consumer.name,
+      String(consumer.pending),
+      formatDuration(consumer.idleMs),
+    ]),
+  );
+  if (consumers.length > 0) {
+    lines.push("", table(["GROUP", "CONSUMER", "PENDING", "IDLE"], consumers));
+  }
+  const last = database.lastProcessed;
+  lines.push(
+    "",
+    `Database   ${databaseName(config)}`,
+    `  enrollments       ${database.enrollments}`,
+    `  processed events  ${database.processedEvents}`,
+    last === null
+      ? "  last processed    -"
+      : `  last processed    ${new Date(last.processedAt).toISOString()} (${formatDuration(now - last.processedAt)} ago): ` +
+          `${last.traceId} ${last.eventType} → ${last.outcome} (${last.subscriber})`,
+  );
+  return lines.join("\n");
+}
+
+/** Left-aligned columns two spaces apart; the last column is not padded. */
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
+  return [header, ...rows]
+    .map((cells) =>
+      cells
+        .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+        .join("  "),
+    )
+    .join("\n");
+}
+
+/** 850 ms, 12.3 s, 4 m 05 s, 2 h 10 m, 3 d 4 h. */
+export function formatDuration(ms: number): string {
+  const value = Math.max(0, Math.round(ms));
+  if (value < 1_000) return `${value} ms`;
+  if (value < 60_000) return `${(value / 1_000).toFixed(1)} s`;
+  const seconds = Math.floor(value / 1_000);
+  const [d, h, m, s] = [
+    Math.floor(seconds / 86_400),
+    Math.floor(seconds / 3_600) % 24,
+    Math.floor(seconds / 60) % 60,
+    seconds % 60,
+  ];
+  if (d > 0) return `${d} d ${h} h`;
+  if (h > 0) return `${h} h ${String(m).padStart(2, "0")} m`;
+  return `${m} m ${String(s).padStart(2, "0")} s`;
+}
