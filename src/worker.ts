@@ -8,7 +8,7 @@ import { migrate } from "./db/migrate.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
 import { SubscriberRegistry } from "./dispatch/registry.ts";
 import type { Logger } from "./observe/logger.ts";
-import { EventConsumer } from "./stream/consumer.ts";
+import { type ConsumerObserver, EventConsumer } from "./stream/consumer.ts";
 import { DeadLetterWriter, deadLetterStreamName } from "./stream/dead-letters.ts";
 import {
   checkRedisVersion,
@@ -50,19 +50,33 @@ export async function openStore(config: Config, logger: Logger): Promise<Databas
 export interface Worker {
   readonly database: Database;
   readonly consumer: EventConsumer | undefined;
+  /** The Redis commands connection, for health checks and metrics; undefined without a consumer. */
+  readonly redis: Redis | undefined;
+  /** True while the consumer loop runs and is not stopping (readiness). */
+  isConsuming(): boolean;
   /** Stops the consumer (finishing the batch in hand), then closes Redis and the database. */
   stop(): Promise<void>;
 }
 
 /** Wires the store, Redis and the consumer from the configuration, and starts consuming. */
-export async function startWorker(config: Config, logger: Logger): Promise<Worker> {
+export async function startWorker(
+  config: Config,
+  logger: Logger,
+  observer?: ConsumerObserver,
+): Promise<Worker> {
   const database = await openStore(config, logger);
   if (config.databaseFilePath !== undefined) {
     logger.info({ synchronous: await readWriterSynchronous(database.client) }, "Durability");
   }
   if (!config.enableEventConsumer) {
     logger.info("Event consumer disabled (ENABLE_EVENT_CONSUMER=false)");
-    return { database, consumer: undefined, stop: async () => database.close() };
+    return {
+      database,
+      consumer: undefined,
+      redis: undefined,
+      isConsuming: () => false,
+      stop: async () => database.close(),
+    };
   }
 
   const commands = createRedis(config.redisUrl, {
@@ -103,6 +117,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
       deadLetters: new DeadLetterWriter(commands, deadLetterStreamName(config.eventStream)),
       dispatcher: new Dispatcher(buildRegistry(logger), database, logger),
       logger,
+      observer,
       options: {
         ...config,
         signingSecrets: config.signingSecrets,
@@ -111,6 +126,11 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
       recreateGroup: ensureGroup,
     });
     consumer.start();
+    let loopRunning = true;
+    const loopEnded = () => {
+      loopRunning = false;
+    };
+    consumer.finished.then(loopEnded, loopEnded);
     logger.info(
       {
         stream: config.eventStream,
@@ -133,6 +153,8 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     return {
       database,
       consumer,
+      redis: commands,
+      isConsuming: () => loopRunning && !consumer.stopping,
       stop: () => {
         stopped ??= (async () => {
           retention?.stop();

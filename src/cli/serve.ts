@@ -1,8 +1,10 @@
 import { parseArgs } from "node:util";
-import { loadConfig } from "../config/config.ts";
-import { createLogger } from "../observe/logger.ts";
+import { type Config, loadConfig } from "../config/config.ts";
+import { startHttpServer } from "../observe/http-server.ts";
+import { createLogger, type Logger } from "../observe/logger.ts";
+import { WorkerMetrics } from "../observe/metrics.ts";
 import { getPaycoreSimulator } from "../simulator/paycore-simulator.ts";
-import { startWorker } from "../worker.ts";
+import { startWorker, type Worker } from "../worker.ts";
 import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError } from "./usage-error.ts";
 
 export const SERVE_HELP = `Usage: coursepay [serve]
@@ -62,7 +64,12 @@ export async function serveCommand(args: string[]): Promise<number> {
     process.on("SIGTERM", onSignal);
   });
 
-  worker = await startWorker(config, logger);
+  // Up before the worker, so liveness answers while it migrates or waits for Redis.
+  const http =
+    config.httpPort === undefined
+      ? undefined
+      : startHttpEndpoints(config, config.httpPort, logger, () => worker);
+  worker = await startWorker(config, logger, http?.metrics);
   const simulatorTimer = config.enableSimulator ? startSimulator(config, logger) : undefined;
   const exitCode = await Promise.race([
     stopped,
@@ -73,7 +80,26 @@ export async function serveCommand(args: string[]): Promise<number> {
     }),
   ]);
   if (simulatorTimer !== undefined) clearInterval(simulatorTimer);
+  await http?.server.stop();
   return exitCode;
+}
+
+/** HTTP_PORT set: /healthz, /readyz and /metrics; the metrics observe the consumer's batches. */
+function startHttpEndpoints(
+  config: Config,
+  port: number,
+  logger: Logger,
+  worker: () => Worker | undefined,
+) {
+  const metrics = new WorkerMetrics({
+    stream: config.eventStream,
+    group: config.consumerGroup,
+    redis: () => worker()?.redis,
+    database: () => worker()?.database,
+  });
+  const server = startHttpServer({ hostname: config.httpHost, port, metrics, worker, logger });
+  logger.info({ address: server.url.origin }, "HTTP server listening");
+  return { metrics, server };
 }
 
 /** Demo mode: one simulated payment per interval, from a small set of users and courses. */

@@ -1,0 +1,106 @@
+/**
+ * The worker's HTTP endpoints for probes and Prometheus: GET /healthz, /readyz and /metrics.
+ * Read-only by construction: no route takes a body or changes anything; other methods get 405,
+ * other paths 404.
+ */
+import type Redis from "ioredis";
+import type { Database } from "../db/database.ts";
+import type { Logger } from "./logger.ts";
+import type { WorkerMetrics } from "./metrics.ts";
+import { checkDatabase, checkRedis } from "./stream-status.ts";
+
+/** What readiness looks at; `Worker` (src/worker.ts) is one. */
+export interface ReadinessSource {
+  /** True while the consumer loop runs and is not stopping. */
+  isConsuming(): boolean;
+  /** The worker's commands connection; undefined with the consumer disabled. */
+  readonly redis: Redis | undefined;
+  readonly database: Database;
+}
+
+export interface HttpServerOptions {
+  hostname: string;
+  /** 0 picks a free port; `HttpServer.url` tells which. */
+  port: number;
+  metrics: WorkerMetrics;
+  /** The running worker; undefined while it is starting (readyz then answers 503). */
+  worker: () => ReadinessSource | undefined;
+  logger: Logger;
+  /** How long readyz waits for Redis and the database; default 1000 ms. */
+  checkTimeoutMs?: number;
+}
+
+export interface HttpServer {
+  readonly url: URL;
+  /** Stops listening and closes open connections. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const READ_METHODS = new Set(["GET", "HEAD"]);
+const TEXT = "text/plain; charset=utf-8";
+
+export function startHttpServer(options: HttpServerOptions): HttpServer {
+  const timeoutMs = options.checkTimeoutMs ?? 1_000;
+  const routes: Record<string, () => Promise<Response> | Response> = {
+    "/healthz": () => text(200, "ok"),
+    "/readyz": async () => {
+      const problems = await readinessProblems(options.worker(), timeoutMs);
+      return problems.length === 0
+        ? text(200, "ready")
+        : text(503, `not ready: ${problems.join("; ")}`);
+    },
+    "/metrics": async () => {
+      const { contentType, body } = await options.metrics.render();
+      return new Response(body, { headers: { "content-type": contentType, ...NO_STORE } });
+    },
+  };
+  const server = Bun.serve({
+    hostname: options.hostname,
+    port: options.port,
+    fetch(request) {
+      const path = new URL(request.url).pathname;
+      const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+      if (route === undefined) return text(404, "not found");
+      if (!READ_METHODS.has(request.method)) {
+        return text(405, "method not allowed", { allow: "GET, HEAD" });
+      }
+      return route();
+    },
+    error(error) {
+      options.logger.error({ err: error }, "HTTP request failed");
+      return text(500, "internal error");
+    },
+  });
+  let stopped: Promise<void> | undefined;
+  return {
+    url: server.url,
+    stop: () => {
+      stopped ??= server.stop(true);
+      return stopped;
+    },
+  };
+}
+
+/** Why the worker is not ready; empty when it is. */
+export async function readinessProblems(
+  worker: ReadinessSource | undefined,
+  timeoutMs: number,
+): Promise<string[]> {
+  if (worker === undefined) return ["starting"];
+  const [redis, database] = await Promise.all([
+    worker.redis === undefined ? undefined : checkRedis(worker.redis, timeoutMs),
+    checkDatabase(worker.database.client, timeoutMs),
+  ]);
+  const problems = [redis, database].filter((problem) => problem !== undefined);
+  if (!worker.isConsuming()) problems.push("the consumer loop is not running");
+  return problems;
+}
+
+const NO_STORE = { "cache-control": "no-store" };
+
+function text(status: number, body: string, headers: Record<string, string> = {}): Response {
+  return new Response(`${body}\n`, {
+    status,
+    headers: { "content-type": TEXT, ...NO_STORE, ...headers },
+  });
+}
