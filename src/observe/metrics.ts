@@ -113,7 +113,7 @@ export class WorkerMetrics implements ConsumerObserver {
       group((g) => g.pending),
     );
     scraped(
-      "coursepay_group_oldest_pending_seconds",
+      "coursepay_group_oldest_pending_idle_seconds",
       "Idle time of the group's oldest pending entry (0 when none is pending)",
       group((g) => (g.oldestPendingIdleMs ?? 0) / 1000),
     );

@@ -114,7 +114,7 @@ describe("metrics after a known set of events", () => {
       "coursepay_stream_length 6",
       "coursepay_group_lag 0",
       "coursepay_group_pending 0",
-      "coursepay_group_oldest_pending_seconds 0",
+      "coursepay_group_oldest_pending_idle_seconds 0",
       "coursepay_dead_letters 1",
       "coursepay_redis_up 1",
       "coursepay_database_up 1",
