@@ -10,7 +10,6 @@ import type { EntryResult } from "../dispatch/dispatcher.ts";
 import type { ConsumerObserver } from "../stream/consumer.ts";
 import {
   checkDatabase,
-  checkRedis,
   type GroupStatus,
   readStreamStatus,
   type StreamStatus,
@@ -168,27 +167,30 @@ export class WorkerMetrics implements ConsumerObserver {
   }
 
   async #read(): Promise<Snapshot> {
-    const { stream, group } = this.#sources;
     const timeoutMs = this.#sources.scrapeTimeoutMs ?? 1_000;
     const redis = this.#sources.redis();
     const database = this.#sources.database();
-    const [redisProblem, databaseProblem] = await Promise.all([
-      redis === undefined ? "none" : checkRedis(redis, timeoutMs),
-      database === undefined ? "none" : checkDatabase(database.client, timeoutMs),
+    const [status, databaseProblem] = await Promise.all([
+      redis === undefined ? undefined : this.#readStream(redis, timeoutMs),
+      database === undefined ? undefined : checkDatabase(database.client, timeoutMs),
     ]);
-    let status: StreamStatus | undefined;
-    if (redis !== undefined && redisProblem === undefined) {
-      status = await withTimeout(
-        readStreamStatus(redis, stream, { onlyGroup: group, consumers: false }),
-        timeoutMs,
-        "reading the stream",
-      ).catch(() => undefined);
-    }
     return {
-      redisUp: redis === undefined ? undefined : status !== undefined,
+      redisUp: status === undefined ? undefined : status !== null,
       databaseUp: database === undefined ? undefined : databaseProblem === undefined,
-      stream: status,
+      stream: status ?? undefined,
       group: status?.groups[0],
     };
+  }
+
+  /** The stream's figures and the group's, or null when Redis did not answer in time. */
+  async #readStream(redis: Redis, timeoutMs: number): Promise<StreamStatus | null> {
+    // The worker's connection retries for ever: a command sent while it is down would queue.
+    if (redis.status !== "ready") return null;
+    const { stream, group } = this.#sources;
+    return withTimeout(
+      readStreamStatus(redis, stream, { onlyGroup: group, consumers: false }),
+      timeoutMs,
+      "reading the stream",
+    ).catch(() => null);
   }
 }

@@ -5,7 +5,12 @@ import { type HttpServer, startHttpServer } from "../../src/observe/http-server.
 import { silentLogger } from "../../src/observe/logger.ts";
 import { WorkerMetrics } from "../../src/observe/metrics.ts";
 import { startWorker, type Worker } from "../../src/worker.ts";
-import { type RestartableRedis, restartableRedis } from "../support/fixtures.ts";
+import {
+  type RestartableRedis,
+  restartableRedis,
+  startRedisOnFreePort,
+  tempDir,
+} from "../support/fixtures.ts";
 import { testConfig, waitFor } from "../support/worker-harness.ts";
 
 const REPO = join(import.meta.dir, "../..");
@@ -109,6 +114,27 @@ describe("HTTP endpoints of a running worker", () => {
     expect(response.status).toBe(503);
     expect(response.body).toContain("the consumer loop is not running");
   });
+});
+
+test("a Redis that stops answering (SIGSTOP) makes /readyz 503 and /metrics report it down, without hanging", async () => {
+  const redis = await startRedisOnFreePort(tempDir("redis"));
+  const config = testConfig({ REDIS_URL: redis.url });
+  const worker = await startWorker(config, silentLogger());
+  const server = serveEndpoints(config, () => worker);
+  try {
+    process.kill(redis.pid, "SIGSTOP");
+    const ready = await get(server, "/readyz");
+    expect(ready.status).toBe(503);
+    expect(ready.body).toContain("Redis PING took longer than 1000 ms");
+    const metrics = (await get(server, "/metrics")).body.split("\n");
+    expect(metrics).toContain("coursepay_redis_up 0");
+    expect(metrics.filter((line) => line.startsWith("coursepay_stream_length"))).toEqual([]);
+  } finally {
+    process.kill(redis.pid, "SIGCONT");
+    await server.stop();
+    await worker.stop();
+    await redis.stop();
+  }
 });
 
 test("/readyz is 503 'starting' before the worker is up", async () => {
