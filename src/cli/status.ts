@@ -147,6 +147,7 @@ function toJson(config: Config, stream: StreamStatus, database: DatabaseStatus, 
       last_delivered_id: group.lastDeliveredId,
       pending: group.pending,
       oldest_pending_idle_ms: group.oldestPendingIdleMs,
+      oldest_pending_age_ms: group.oldestPendingAgeMs,
       consumers: group.consumers.map((consumer) => ({
         name: consumer.name,
         pending: consumer.pending,

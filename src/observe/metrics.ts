@@ -117,6 +117,11 @@ export class WorkerMetrics implements ConsumerObserver {
       group((g) => (g.oldestPendingIdleMs ?? 0) / 1000),
     );
     scraped(
+      "coursepay_group_oldest_pending_age_seconds",
+      "Time since the group's oldest pending entry was published (0 when none is pending)",
+      group((g) => (g.oldestPendingAgeMs ?? 0) / 1000),
+    );
+    scraped(
       "coursepay_dead_letters",
       "Entries in the dead-letter stream",
       (s) => s.stream?.deadLetters ?? null,

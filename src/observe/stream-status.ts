@@ -30,6 +30,12 @@ export interface GroupStatus {
    * means an entry nobody is working on. Null when nothing is pending.
    */
   oldestPendingIdleMs: number | null;
+  /**
+   * Age of the oldest pending entry since it was published (the time in its id): unlike the
+   * idle time, a heartbeat does not reset it, so it shows a batch stuck in retries (database
+   * down) as well as entries nobody works on. Null when nothing is pending.
+   */
+  oldestPendingAgeMs: number | null;
   /** Empty when not asked for (`consumers: false`). */
   consumers: ConsumerStatus[];
 }
@@ -91,6 +97,7 @@ export async function readStreamStatus(
         lastDeliveredId: String(group["last-delivered-id"]),
         pending: Number(group.pending),
         oldestPendingIdleMs: oldest === undefined ? null : Number(oldest[2]),
+        oldestPendingAgeMs: oldest === undefined ? null : ageOfEntry(oldest[0]),
         consumers: consumers.map(toRecord).map((consumer) => ({
           name: String(consumer.name),
           pending: Number(consumer.pending),
@@ -214,4 +221,9 @@ function toRecord(fields: unknown[]): Record<string, unknown> {
 
 function nullableNumber(value: unknown): number | null {
   return value === null || value === undefined ? null : Number(value);
+}
+
+/** Milliseconds since an entry id's time part (`<ms>-<seq>`), never negative. */
+function ageOfEntry(id: string): number {
+  return Math.max(0, Date.now() - Number(id.split("-")[0]));
 }

@@ -115,6 +115,7 @@ describe("metrics after a known set of events", () => {
       "coursepay_group_lag 0",
       "coursepay_group_pending 0",
       "coursepay_group_oldest_pending_idle_seconds 0",
+      "coursepay_group_oldest_pending_age_seconds 0",
       "coursepay_dead_letters 1",
       "coursepay_redis_up 1",
       "coursepay_database_up 1",

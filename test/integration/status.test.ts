@@ -102,6 +102,8 @@ describe("coursepay status", () => {
       pending: 1,
     });
     expect(group.oldest_pending_idle_ms).toBeGreaterThanOrEqual(0);
+    // The age counts from publication, so it is at least the idle time since delivery.
+    expect(group.oldest_pending_age_ms).toBeGreaterThanOrEqual(group.oldest_pending_idle_ms);
     expect(group.consumers).toHaveLength(1);
     expect(group.consumers[0]).toMatchObject({ name: "alice", pending: 1 });
     expect(group.consumers[0].idle_ms).toBeGreaterThanOrEqual(0);
