@@ -17,7 +17,7 @@ import {
   waitFor,
   waitUntilDrained,
 } from "../support/worker-harness.ts";
-import { holdWriteLock } from "../support/write-lock.ts";
+import { startWriteLocker } from "../support/write-lock.ts";
 
 const redis = testRedis();
 afterAll(() => {
@@ -49,7 +49,8 @@ describe("a worker killed with SIGKILL mid-stream", () => {
     "%s: every payment applied exactly once",
     async (_name, secondConsumer, extraEnv) => {
       const config = testConfig({ BATCH_SIZE: "50", CONSUMER_NAME: "victim" });
-      await publishMany(redis, config.eventStream, 3000, "evt_kill");
+      await publishMany(redis, config.eventStream, 6000, "evt_kill");
+      const lock = await startWriteLocker(config.databaseFilePath as string);
       const first = spawnWorker(config, { BATCH_SIZE: "50" });
       const database = await openTestDatabase(config);
       try {
@@ -65,8 +66,11 @@ describe("a worker killed with SIGKILL mid-stream", () => {
           20_000,
         );
         // Catch it with a batch in hand: the next commit waits on a lock held elsewhere.
-        const lock = await holdWriteLock(config.databaseFilePath as string);
-        await Bun.sleep(300);
+        await lock.lock();
+        await waitFor(
+          "a batch to be in hand",
+          async () => (await streamState(redis, config)).pending > 0,
+        );
         first.child.kill("SIGKILL");
         expect(await first.child.exited).not.toBe(0);
         await lock.release();
@@ -84,11 +88,11 @@ describe("a worker killed with SIGKILL mid-stream", () => {
           second.child.kill("SIGTERM");
           expect(await second.child.exited).toBe(0);
         }
-        expect(await countRows(database, "SELECT count(*) FROM course_enrollments")).toBe(3000);
+        expect(await countRows(database, "SELECT count(*) FROM course_enrollments")).toBe(6000);
         expect(
           await countRows(database, "SELECT count(DISTINCT trace_id) FROM course_enrollments"),
-        ).toBe(3000);
-        expect(await countRows(database, "SELECT count(*) FROM processed_events")).toBe(3000);
+        ).toBe(6000);
+        expect(await countRows(database, "SELECT count(*) FROM processed_events")).toBe(6000);
         expect(await streamState(redis, config)).toMatchObject({
           pending: 0,
           lag: 0,
