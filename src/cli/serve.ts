@@ -119,7 +119,16 @@ function startSimulator(
       language: published % 2 === 0 ? "de" : "en",
     };
     simulator.publishPaymentSucceeded(input).then(
-      (traceId) => logger.info({ trace_id: traceId, ...input }, "Simulator published a payment"),
+      (traceId) =>
+        logger.info(
+          {
+            trace_id: traceId,
+            tenant_id: input.tenantId,
+            user_id: input.userId,
+            course_id: input.courseId,
+          },
+          "Simulator published a payment",
+        ),
       (error: unknown) => logger.warn({ err: error }, "Simulator could not publish"),
     );
   }, config.simulatorIntervalMs);
