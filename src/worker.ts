@@ -118,11 +118,7 @@ export async function startWorker(
       dispatcher: new Dispatcher(buildRegistry(logger), database, logger),
       logger,
       observer,
-      options: {
-        ...config,
-        signingSecrets: config.signingSecrets,
-        rejectSimulated: config.appEnv === "production",
-      },
+      options: { ...config, rejectSimulated: config.appEnv === "production" },
       recreateGroup: ensureGroup,
     });
     consumer.start();
