@@ -1,13 +1,18 @@
 /**
  * Contender (d): a BullMQ worker (concurrency 100 by default) doing what coursepay does per
  * event: validate the job's stream entry with the project's `decodeEntry`, then the same
- * idempotent claim + enrollment transaction as (b), one event per transaction. An invalid event
- * fails the job with UnrecoverableError (no retry): BullMQ's dead letter is its failed set.
+ * idempotent claim + enrollment statements as (b). An invalid event fails the job with
+ * UnrecoverableError (no retry): BullMQ's dead letter is its failed set.
  *
- * The local libSQL driver runs statements synchronously on the event loop, so two of this
- * process's transactions must not be open at once: a second BEGIN IMMEDIATE would block the
- * whole process on the first one's lock until the busy timeout. Transactions therefore go
- * through a mutex (SQLite has one writer anyway); the Redis side of the 100 jobs overlaps freely.
+ * BULLMQ_COMMIT picks how the jobs in flight reach the database:
+ * - `grouped` (default, contender d): group commit — the jobs that arrive together share one
+ *   write transaction, a SAVEPOINT each, and each job completes only after that COMMIT. This is
+ *   what concurrency 100 buys with SQLite, and what lets it reach ~8,000 events/s here.
+ * - `per-event` (contender d1): one write transaction per job, through a mutex. The local
+ *   libSQL driver runs statements synchronously on the event loop, so two of this process's
+ *   transactions must never be open at once (a second BEGIN IMMEDIATE would block the process
+ *   on the first one's lock until the busy timeout). One fsync per event caps it near the
+ *   per-transaction rate of the disk.
  *
  * Redis connection: the same ioredis options as coursepay's `createRedis` (URL parsing,
  * maxRetriesPerRequest null, retry strategy, ready check), handed to BullMQ as options.
@@ -17,11 +22,14 @@ import { decodeEntry } from "../../../src/contract/decode.ts";
 import { isPaymentSucceeded } from "../../../src/contract/event-schema.ts";
 import { redisOptionsFromUrl } from "../../../src/stream/redis-connection.ts";
 import {
+  type ApplyOutcome,
   announceReady,
   applyPayment,
   contenderEnv,
+  GroupCommitter,
   MAX_EVENT_BYTES,
   openBenchDatabase,
+  type PaymentToApply,
   stopSignal,
   writeStats,
 } from "./shared.ts";
@@ -38,8 +46,12 @@ if (env.databaseUrl === undefined) throw new Error("DATABASE_URL is not set");
 const { database, synchronous } = await openBenchDatabase(env.databaseUrl);
 const counts = { applied: 0, duplicate: 0, conflict: 0, invalid: 0, ignored: 0 };
 
+const mode = process.env.BULLMQ_COMMIT === "per-event" ? "per-event" : "grouped";
+const committer = new GroupCommitter(database.client);
 let queueTail: Promise<unknown> = Promise.resolve();
-function serialized<T>(work: () => Promise<T>): Promise<T> {
+/** per-event: one transaction at a time, in arrival order. */
+function serialized(item: PaymentToApply): Promise<ApplyOutcome> {
+  const work = () => applyPayment(database.client, item);
   const result = queueTail.then(work, work);
   queueTail = result.catch(() => undefined);
   return result;
@@ -57,10 +69,12 @@ const worker = new Worker<BenchJobData>(
       counts.ignored++;
       return "ignored";
     }
-    const event = decoded.event;
-    const outcome = await serialized(() =>
-      applyPayment(database.client, event, job.data.entryId, decoded.payloadHash),
-    );
+    const item = {
+      event: decoded.event,
+      entryId: job.data.entryId,
+      payloadHash: decoded.payloadHash,
+    };
+    const outcome = await (mode === "grouped" ? committer.apply(item) : serialized(item));
     counts[outcome]++;
     if (outcome === "conflict") throw new UnrecoverableError("conflict");
     return outcome;
@@ -81,11 +95,16 @@ const worker = new Worker<BenchJobData>(
 );
 worker.on("error", (error) => console.error("bullmq worker error:", error.message));
 await worker.waitUntilReady();
-announceReady({ synchronous, concurrency: env.concurrency });
+announceReady({ synchronous, concurrency: env.concurrency, commit: mode });
 
 const signal = stopSignal();
 await signal.promise;
 await worker.close();
-writeStats(env.statsFile, { counts, synchronous });
+writeStats(env.statsFile, {
+  counts,
+  synchronous,
+  commit: mode,
+  transactions: mode === "grouped" ? committer.commits : counts.applied + counts.duplicate,
+});
 database.close();
 process.exit(0);

@@ -3,10 +3,12 @@
  * `decodeEntry`, then one pipeline with the dead letters of the invalid ones and one XACK for the
  * whole batch. No database: what Redis, the client and decoding allow on this machine.
  *
- * With LATENCY_FILE set it records, for each valid unique payment, the time from its
- * `published_at_us` to the reply of the XACK that settled it (ms), written at exit as float64s.
+ * With LATENCY_FILE set it records, for each valid unique payment (first occurrence), the time
+ * from its `published_at_us` to the reply of the XACK that settled it: pairs (event index, ms)
+ * as little-endian float64s, appended to the file after every batch (nothing kept in memory but
+ * a one-byte-per-event "seen" map, so the recording barely shows in this process's RSS).
  */
-import { writeFileSync } from "node:fs";
+import { closeSync, openSync, writeSync } from "node:fs";
 import { decodeEntry } from "../../../src/contract/decode.ts";
 import {
   type DeadLetter,
@@ -14,7 +16,7 @@ import {
   deadLetterStreamName,
 } from "../../../src/stream/dead-letters.ts";
 import { createRedis } from "../../../src/stream/redis-connection.ts";
-import { nowUs } from "../events.ts";
+import { indexOfTraceId, nowUs } from "../events.ts";
 import { announceReady, contenderEnv, MAX_EVENT_BYTES, stopSignal, writeStats } from "./shared.ts";
 
 type Reply = [string, [string, string[]][]][] | null;
@@ -29,9 +31,20 @@ await Promise.all([blocking.connect(), commands.connect()]);
 const dlq = new DeadLetterWriter(commands, deadLetterStreamName(env.stream));
 const signal = stopSignal();
 const counts = { valid: 0, invalid: 0 };
-const seen = new Set<string>();
-let latencies = new Float64Array(1 << 16);
-let latencyCount = 0;
+const latencyFd = env.latencyFile === undefined ? undefined : openSync(env.latencyFile, "w");
+let seen = new Uint8Array(1 << 16);
+function firstTime(index: number): boolean {
+  if (index >= seen.length) {
+    let size = seen.length;
+    while (size <= index) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(seen);
+    seen = grown;
+  }
+  if (seen[index] === 1) return false;
+  seen[index] = 1;
+  return true;
+}
 
 announceReady({ synchronous: "n/a (no database)" });
 signal.promise.then(() => blocking.disconnect());
@@ -75,10 +88,12 @@ while (!signal.stopped) {
       continue;
     }
     counts.valid++;
-    if (env.latencyFile !== undefined && !seen.has(decoded.event.trace_id)) {
-      seen.add(decoded.event.trace_id);
+    if (latencyFd !== undefined) {
+      const index = indexOfTraceId(decoded.event.trace_id);
       const stamp = PUBLISHED_AT.exec(decoded.data ?? "")?.[1];
-      if (stamp !== undefined) published.push(Number(stamp));
+      if (index >= 0 && stamp !== undefined && firstTime(index)) {
+        published.push(index, Number(stamp));
+      }
     }
   }
   const pipeline = commands.pipeline();
@@ -88,19 +103,17 @@ while (!signal.stopped) {
   const failure = replies.find(([error]) => error !== null)?.[0];
   if (failure) throw failure;
   const ackedUs = nowUs();
-  for (const stamp of published) {
-    if (latencyCount === latencies.length) {
-      const grown = new Float64Array(latencies.length * 2);
-      grown.set(latencies);
-      latencies = grown;
+  if (latencyFd !== undefined && published.length > 0) {
+    const pairs = new Float64Array(published.length);
+    for (let k = 0; k < published.length; k += 2) {
+      pairs[k] = published[k] as number;
+      pairs[k + 1] = (ackedUs - (published[k + 1] as number)) / 1000;
     }
-    latencies[latencyCount++] = (ackedUs - stamp) / 1000;
+    writeSync(latencyFd, new Uint8Array(pairs.buffer));
   }
 }
 
-if (env.latencyFile !== undefined) {
-  writeFileSync(env.latencyFile, new Uint8Array(latencies.buffer, 0, latencyCount * 8));
-}
+if (latencyFd !== undefined) closeSync(latencyFd);
 writeStats(env.statsFile, { counts });
 await commands.quit().catch(() => commands.disconnect());
 process.exit(0);

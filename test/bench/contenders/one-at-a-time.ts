@@ -73,7 +73,11 @@ while (!signal.stopped) {
       },
     ]);
   } else if (isPaymentSucceeded(decoded.event)) {
-    const outcome = await applyPayment(database.client, decoded.event, id, decoded.payloadHash);
+    const outcome = await applyPayment(database.client, {
+      event: decoded.event,
+      entryId: id,
+      payloadHash: decoded.payloadHash,
+    });
     counts[outcome]++;
     if (outcome === "conflict") {
       await deadLetters.write([

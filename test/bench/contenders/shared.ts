@@ -5,7 +5,7 @@
  * (`BENCH_READY {json}` once connected; stats written to STATS_FILE at exit).
  */
 import { writeFileSync } from "node:fs";
-import type { Client } from "@libsql/client";
+import type { Client, Transaction } from "@libsql/client";
 import type { PaymentSucceededEvent } from "../../../src/contract/event-schema.ts";
 import {
   type Database,
@@ -66,54 +66,136 @@ export async function openBenchDatabase(
 
 export type ApplyOutcome = "applied" | "duplicate" | "conflict";
 
+export interface PaymentToApply {
+  event: PaymentSucceededEvent;
+  entryId: string;
+  payloadHash: string;
+}
+
+type Executor = Pick<Transaction, "execute">;
+
 /**
- * One event, one write transaction: claim the trace_id (INSERT … ON CONFLICT DO NOTHING
- * RETURNING), grant the course when the claim is new (INSERT … ON CONFLICT DO NOTHING), else
- * compare the stored payload hash; COMMIT. `processed_at` is read just before BEGIN, as coursepay
- * does for its batches.
+ * The idempotent effect of one event inside an open write transaction: claim the trace_id
+ * (INSERT … ON CONFLICT DO NOTHING RETURNING), grant the course when the claim is new
+ * (INSERT … ON CONFLICT DO NOTHING), else compare the stored payload hash.
  */
-export async function applyPayment(
-  client: Client,
-  event: PaymentSucceededEvent,
-  entryId: string,
-  payloadHash: string,
-): Promise<ApplyOutcome> {
+async function claimAndGrant(tx: Executor, item: PaymentToApply, now: number) {
+  const { event, entryId, payloadHash } = item;
+  const claim = await tx.execute({
+    sql: `INSERT INTO processed_events (subscriber_name, trace_id, event_type, stream_entry_id,
+            payload_hash, outcome, processed_at)
+          VALUES (?, ?, ?, ?, ?, 'applied', ?) ON CONFLICT DO NOTHING RETURNING trace_id`,
+    args: [SUBSCRIBER_NAME, event.trace_id, event.event_type, entryId, payloadHash, now],
+  });
+  if (claim.rows.length > 0) {
+    await tx.execute({
+      sql: `INSERT INTO course_enrollments (tenant_id, user_id, actor_id, course_id, language,
+              status, trace_id, granted_at)
+            VALUES (?, ?, ?, ?, ?, 'active', ?, ?) ON CONFLICT DO NOTHING`,
+      args: [
+        event.tenant_id,
+        event.user_id,
+        `${event.tenant_id}:${event.user_id}`,
+        event.metadata.course_id,
+        event.metadata.language ?? null,
+        event.trace_id,
+        now,
+      ],
+    });
+    return "applied" as const;
+  }
+  const stored = await tx.execute({
+    sql: "SELECT payload_hash FROM processed_events WHERE subscriber_name = ? AND trace_id = ?",
+    args: [SUBSCRIBER_NAME, event.trace_id],
+  });
+  return stored.rows[0]?.[0] === payloadHash ? ("duplicate" as const) : ("conflict" as const);
+}
+
+/**
+ * One event, one write transaction: BEGIN IMMEDIATE, claim, grant, COMMIT. `processed_at` is
+ * read just before BEGIN, as coursepay does for its batches.
+ */
+export async function applyPayment(client: Client, item: PaymentToApply): Promise<ApplyOutcome> {
   const now = Date.now();
   const tx = await client.transaction("write");
   try {
-    const claim = await tx.execute({
-      sql: `INSERT INTO processed_events (subscriber_name, trace_id, event_type, stream_entry_id,
-              payload_hash, outcome, processed_at)
-            VALUES (?, ?, ?, ?, ?, 'applied', ?) ON CONFLICT DO NOTHING RETURNING trace_id`,
-      args: [SUBSCRIBER_NAME, event.trace_id, event.event_type, entryId, payloadHash, now],
-    });
-    let outcome: ApplyOutcome = "applied";
-    if (claim.rows.length > 0) {
-      await tx.execute({
-        sql: `INSERT INTO course_enrollments (tenant_id, user_id, actor_id, course_id, language,
-                status, trace_id, granted_at)
-              VALUES (?, ?, ?, ?, ?, 'active', ?, ?) ON CONFLICT DO NOTHING`,
-        args: [
-          event.tenant_id,
-          event.user_id,
-          `${event.tenant_id}:${event.user_id}`,
-          event.metadata.course_id,
-          event.metadata.language ?? null,
-          event.trace_id,
-          now,
-        ],
-      });
-    } else {
-      const stored = await tx.execute({
-        sql: "SELECT payload_hash FROM processed_events WHERE subscriber_name = ? AND trace_id = ?",
-        args: [SUBSCRIBER_NAME, event.trace_id],
-      });
-      outcome = stored.rows[0]?.[0] === payloadHash ? "duplicate" : "conflict";
-    }
+    const outcome = await claimAndGrant(tx, item, now);
     await tx.commit();
     return outcome;
   } finally {
     tx.close();
+  }
+}
+
+interface Waiting {
+  item: PaymentToApply;
+  resolve: (outcome: ApplyOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit for a worker with many jobs in flight: the events that arrive while the event
+ * loop is busy share the next write transaction, each in its own SAVEPOINT (the same statements
+ * as `applyPayment`, and a failing event rolls back alone), and every job's promise settles
+ * only after the COMMIT. Transactions never overlap: the local driver is synchronous, and a
+ * second BEGIN IMMEDIATE would block the process on the first one's lock.
+ */
+export class GroupCommitter {
+  readonly #client: Client;
+  readonly #maxEvents: number;
+  #waiting: Waiting[] = [];
+  #flushing = false;
+  /** Transactions committed and events in them, for the stats. */
+  commits = 0;
+  events = 0;
+
+  constructor(client: Client, maxEvents = 1_000) {
+    this.#client = client;
+    this.#maxEvents = maxEvents;
+  }
+
+  apply(item: PaymentToApply): Promise<ApplyOutcome> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ item, resolve, reject });
+      if (!this.#flushing) {
+        this.#flushing = true;
+        setImmediate(() => void this.#flush());
+      }
+    });
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#waiting.length > 0) {
+      const group = this.#waiting.splice(0, this.#maxEvents);
+      const settled: (() => void)[] = [];
+      try {
+        const now = Date.now();
+        const tx = await this.#client.transaction("write");
+        try {
+          for (const waiting of group) {
+            await tx.execute("SAVEPOINT event");
+            try {
+              const outcome = await claimAndGrant(tx, waiting.item, now);
+              await tx.execute("RELEASE event");
+              settled.push(() => waiting.resolve(outcome));
+            } catch (error) {
+              await tx.execute("ROLLBACK TO event");
+              await tx.execute("RELEASE event");
+              settled.push(() => waiting.reject(error));
+            }
+          }
+          await tx.commit();
+        } finally {
+          tx.close();
+        }
+        this.commits++;
+        this.events += group.length;
+        for (const settle of settled) settle();
+      } catch (error) {
+        for (const waiting of group) waiting.reject(error);
+      }
+    }
+    this.#flushing = false;
   }
 }
 
