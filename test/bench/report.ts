@@ -3,11 +3,11 @@
  * passed the gate), the ratios, the targets as read from the figures, and the setup. Written to
  * stdout and to test/bench/results/ (<timestamp>.json, latest.json, latest.md).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ContenderKey } from "./contenders/registry.ts";
 import { CONTENDERS } from "./contenders/registry.ts";
-import type { Filesystem, Machine, Versions } from "./environment.ts";
+import { type Filesystem, type Machine, REPO_ROOT, type Versions } from "./environment.ts";
 import { median, minMax } from "./measure.ts";
 import {
   HELD_BACKLOG_SECONDS,
@@ -263,20 +263,38 @@ export function renderMarkdown(result: BenchResult): string {
   return `${lines.filter((l, i, all) => !(l === "" && all[i - 1] === "")).join("\n")}\n`;
 }
 
+/**
+ * Writes `<name>.json` and `<name>.md` (and the `latest` pair) under results/, formatted by the
+ * project's Biome (it formats Markdown tables too), so `bun run lint` stays clean. Returns the
+ * Markdown as written.
+ */
 export function writeResults(
   result: object,
   markdown: string,
   name: string,
   latest: string | undefined,
-) {
+): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const json = `${JSON.stringify(result, null, 2)}\n`;
-  writeFileSync(join(RESULTS_DIR, `${name}.json`), json);
-  writeFileSync(join(RESULTS_DIR, `${name}.md`), markdown);
-  if (latest !== undefined) {
-    writeFileSync(join(RESULTS_DIR, `${latest}.json`), json);
-    writeFileSync(join(RESULTS_DIR, `${latest}.md`), markdown);
-  }
+  const files = [name, latest]
+    .filter((base) => base !== undefined)
+    .flatMap((base) => {
+      writeFileSync(join(RESULTS_DIR, `${base}.json`), json);
+      writeFileSync(join(RESULTS_DIR, `${base}.md`), markdown);
+      return [join(RESULTS_DIR, `${base}.json`), join(RESULTS_DIR, `${base}.md`)];
+    });
+  return formatWithBiome(files) ? readFileSync(join(RESULTS_DIR, `${name}.md`), "utf8") : markdown;
+}
+
+/** `biome format --write` on the files; false when Biome is not installed or fails. */
+export function formatWithBiome(files: readonly string[]): boolean {
+  const biome = join(REPO_ROOT, "node_modules", ".bin", "biome");
+  if (!existsSync(biome)) return false;
+  return Bun.spawnSync([biome, "format", "--write", ...files], {
+    cwd: REPO_ROOT,
+    stdout: "ignore",
+    stderr: "ignore",
+  }).success;
 }
 
 export const LATENCY_DEFINITION =

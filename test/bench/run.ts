@@ -19,15 +19,18 @@ import {
   REPO_ROOT,
   sqliteVersion,
 } from "./environment.ts";
+import { latencyRun } from "./latency-run.ts";
 import {
   type BenchResult,
+  formatWithBiome,
   HELD_RULE,
   LATENCY_DEFINITION,
   RESULTS_DIR,
   renderMarkdown,
   writeResults,
 } from "./report.ts";
-import { drainRun, latencyRun, type RunRecord, type RunSettings, type StepPlan } from "./runner.ts";
+import type { RunSettings } from "./run-process.ts";
+import { drainRun, type RunRecord, type StepPlan } from "./runner.ts";
 import { runSoak } from "./soak.ts";
 
 const HELP = `Usage: bun run bench [-- options]
@@ -90,10 +93,12 @@ if (values.report !== undefined) {
   const markdown = renderMarkdown(saved);
   process.stdout.write(markdown);
   if (values.write) {
-    writeFileSync(file.replace(/\.json$/, ".md"), markdown);
+    const written = [file.replace(/\.json$/, ".md")];
     if (resolve(file) === resolve(RESULTS_DIR, "latest.json")) {
-      writeFileSync(join(RESULTS_DIR, "latest.md"), markdown);
+      written.push(join(RESULTS_DIR, "latest.md"));
     }
+    for (const path of written) writeFileSync(path, markdown);
+    formatWithBiome(written);
   }
   process.exit(0);
 }
@@ -265,9 +270,14 @@ const result: BenchResult = {
   },
   runs,
 };
-const markdown = renderMarkdown(result);
-process.stdout.write(markdown);
-writeResults(result, markdown, quick ? `${stamp}-quick` : stamp, quick ? undefined : "latest");
+process.stdout.write(
+  writeResults(
+    result,
+    renderMarkdown(result),
+    quick ? `${stamp}-quick` : stamp,
+    quick ? undefined : "latest",
+  ),
+);
 log(
   `results: test/bench/results/${quick ? `${stamp}-quick` : stamp}.json${quick ? "" : " (and latest.json, latest.md)"}`,
 );

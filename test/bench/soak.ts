@@ -17,14 +17,13 @@ import { sampleRss, slope } from "./measure.ts";
 import { monitorBacklog, produceAtRate, Stamps, StreamSink } from "./producer.ts";
 import { writeResults } from "./report.ts";
 import {
-  gateFor,
   newRun,
   type RunSettings,
   type Started,
   startContender,
   stopContender,
-  untilDrained,
-} from "./runner.ts";
+} from "./run-process.ts";
+import { gateFor, untilDrained } from "./runner.ts";
 
 export const SLOPE_LIMIT_MB_PER_MIN = 5;
 export const FINAL_WITHIN = 0.2;
@@ -110,8 +109,8 @@ export async function runSoak(options: SoakOptions): Promise<void> {
     `Machine: ${options.machine.cpuModel}, ${options.machine.cores} cores; database on ${options.filesystem.type} (${options.filesystem.df}); synchronous=${options.synchronous}; coursepay ${options.versions.coursepay}.`,
   ];
   const markdown = `${lines.join("\n")}\n`;
-  process.stdout.write(markdown);
-  writeResults(
+  // A soak shorter than 60 s or 1,000,000 events is a smoke run: kept out of soak-latest.
+  const written = writeResults(
     {
       kind: "soak",
       contender: contender.key,
@@ -136,7 +135,8 @@ export async function runSoak(options: SoakOptions): Promise<void> {
       synchronous: options.synchronous,
     },
     markdown,
-    `${options.stamp}-soak`,
-    "soak-latest",
+    enough ? `${options.stamp}-soak` : `${options.stamp}-soak-quick`,
+    enough ? "soak-latest" : undefined,
   );
+  process.stdout.write(written);
 }
