@@ -7,10 +7,12 @@
  * process: the worker gets exactly one SIGINT (a second one means "exit now" to it), and Redis
  * stays up until the worker has finished its shutdown.
  */
-import { createConnection } from "node:net";
+import { createConnection, createServer } from "node:net";
 import { resolve } from "node:path";
 
 const repoRoot = resolve(import.meta.dir, "..", "..");
+/** Prometheus' usual port range; taken only when free. */
+const DEMO_HTTP_PORT = 9464;
 
 /** True when something on 127.0.0.1:port answers PING. */
 function redisAnswers(port: number): Promise<boolean> {
@@ -66,12 +68,32 @@ if (!process.env.REDIS_URL && !(await redisAnswers(6379))) {
   });
 }
 
+/** True when nothing listens on 127.0.0.1:port, so the demo's metrics endpoint can take it. */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const server = createServer();
+    server.once("error", () => done(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => done(true)));
+  });
+}
+
+// The HTTP endpoints, so `curl localhost:9464/metrics` shows the figures move.
+const httpPort =
+  process.env.HTTP_PORT ??
+  ((await portIsFree(DEMO_HTTP_PORT)) ? String(DEMO_HTTP_PORT) : undefined);
+console.log(
+  `In another terminal: bun src/main.ts status${
+    httpPort ? `, curl localhost:${httpPort}/metrics` : ""
+  }, sqlite3 data/coursepay.db "SELECT * FROM course_enrollments;"`,
+);
+
 worker = Bun.spawn([process.execPath, "src/main.ts", "serve"], {
   cwd: repoRoot,
   env: {
     ...process.env,
     ENABLE_SIMULATOR: "true",
     SIMULATOR_INTERVAL_MS: process.env.SIMULATOR_INTERVAL_MS ?? "1000",
+    ...(httpPort ? { HTTP_PORT: httpPort } : {}),
   },
   stdio: ["inherit", "inherit", "inherit"],
   detached: true,
