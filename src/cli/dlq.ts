@@ -10,6 +10,7 @@ import {
   type StoredDeadLetter,
 } from "../stream/dead-letter-store.ts";
 import { createRedis } from "../stream/redis-connection.ts";
+import { textTable } from "./text-table.ts";
 import { UsageError } from "./usage-error.ts";
 
 export const DLQ_HELP = `Usage: coursepay dlq list [--limit N] [--json]
@@ -202,14 +203,7 @@ function formatTable(letters: readonly StoredDeadLetter[]): string {
     l.failedAt || "-",
     shorten(l.detail),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
-  return [header, ...rows]
-    .map((cells) =>
-      cells
-        .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
-        .join("  "),
-    )
-    .join("\n");
+  return textTable(header, rows);
 }
 
 /** One line of at most DETAIL_WIDTH characters. */

@@ -10,6 +10,7 @@ import {
   findEnrollments,
 } from "../course/enrollment-queries.ts";
 import { openDatabase } from "../db/database.ts";
+import { textTable } from "./text-table.ts";
 import { UsageError } from "./usage-error.ts";
 
 export const ENROLLMENTS_HELP = `Usage: coursepay enrollments --tenant T [--user U] [--course C] [--limit N] [--json]
@@ -153,12 +154,5 @@ function formatTable(rows: readonly EnrollmentView[]): string {
     row.traceId,
     row.processing === null ? "no" : "yes",
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]?.length ?? 0)));
-  return [header, ...cells]
-    .map((line) =>
-      line
-        .map((cell, i) => (i === line.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
-        .join("  "),
-    )
-    .join("\n");
+  return textTable(header, cells);
 }

@@ -17,6 +17,7 @@ import {
   createRedis,
   UnsupportedRedisError,
 } from "../stream/redis-connection.ts";
+import { textTable } from "./text-table.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./usage-error.ts";
 
 export const STATUS_HELP = `Usage: coursepay status [--json]
@@ -183,7 +184,7 @@ function formatStatus(
     `  length        ${stream.length}`,
     `  dead letters  ${stream.deadLetters} in ${stream.deadLetterStream}`,
     "",
-    table(
+    textTable(
       ["GROUP", "LAG", "PENDING", "OLDEST PENDING IDLE", "CONSUMERS", "LAST DELIVERED"],
       stream.groups.map((group) => [
         `${group.name === config.consumerGroup ? "*" : " "} ${group.name}`,
@@ -204,7 +205,7 @@ function formatStatus(
     ]),
   );
   if (consumers.length > 0) {
-    lines.push("", table(["GROUP", "CONSUMER", "PENDING", "IDLE"], consumers));
+    lines.push("", textTable(["GROUP", "CONSUMER", "PENDING", "IDLE"], consumers));
   }
   const last = database.lastProcessed;
   lines.push(
@@ -218,18 +219,6 @@ function formatStatus(
           `${last.traceId} ${last.eventType} → ${last.outcome} (${last.subscriber})`,
   );
   return lines.join("\n");
-}
-
-/** Left-aligned columns two spaces apart; the last column is not padded. */
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
-  return [header, ...rows]
-    .map((cells) =>
-      cells
-        .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
-        .join("  "),
-    )
-    .join("\n");
 }
 
 /** 850 ms, 12.3 s, 4 m 05 s, 2 h 10 m, 3 d 4 h. */

@@ -69,7 +69,7 @@ export class DeadLetterWriter {
     const failedAt = new Date(this.clock()).toISOString();
     const pipeline = this.redis.pipeline();
     for (const letter of letters)
-      pipeline.xadd(this.streamName, "*", ...toFields(letter, failedAt));
+      pipeline.xadd(this.streamName, "*", ...deadLetterFields(letter, failedAt));
     const replies = (await pipeline.exec()) ?? [];
     const failure = replies.find(([error]) => error !== null)?.[0];
     if (failure) throw failure;
@@ -90,7 +90,7 @@ export class DeadLetterWriter {
     const failedAt = new Date(this.clock()).toISOString();
     const args: (string | number)[] = [group, letters.length];
     for (const letter of letters) {
-      const fields = toFields(letter, failedAt);
+      const fields = deadLetterFields(letter, failedAt);
       args.push(fields.length, ...fields);
     }
     args.push(...ackIds);
@@ -116,7 +116,8 @@ while i <= #ARGV do
 end
 return 1`;
 
-function toFields(letter: DeadLetter, failedAt: string): string[] {
+/** A dead letter as XADD field/value pairs, the layout `coursepay dlq` and operators read. */
+export function deadLetterFields(letter: DeadLetter, failedAt: string): string[] {
   const fields = [
     "original_id",
     letter.originalId,

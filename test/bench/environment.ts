@@ -3,10 +3,12 @@
  * the compiled binary (rebuilt when older than its sources), and coursepay's `synchronous`
  * mode as its writing connection reports it.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+
+import { readFileSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { createClient } from "@libsql/client";
+import { ensureBinaryBuilt } from "../support/binary.ts";
 
 export const REPO_ROOT = resolve(import.meta.dir, "..", "..");
 export const BINARY = join(REPO_ROOT, "dist", "coursepay");
@@ -126,40 +128,6 @@ export async function sqliteVersion(): Promise<string> {
   }
 }
 
-/** Newest modification time of what the binary is built from. */
-function newestSourceMtime(): number {
-  let newest = 0;
-  const visit = (path: string): void => {
-    if (!existsSync(path)) return;
-    const stat = statSync(path);
-    if (stat.isDirectory()) {
-      for (const entry of readdirSync(path)) visit(join(path, entry));
-    } else {
-      newest = Math.max(newest, stat.mtimeMs);
-    }
-  };
-  for (const path of ["src", "migrations", "build.ts", "package.json", "bun.lock"]) {
-    visit(join(REPO_ROOT, path));
-  }
-  return newest;
-}
-
-/** `bun run build` when dist/coursepay is missing or older than its sources. True if it built. */
-export function ensureBinary(): boolean {
-  if (existsSync(BINARY) && statSync(BINARY).mtimeMs >= newestSourceMtime()) return false;
-  const build = Bun.spawnSync([process.execPath, "run", "build"], {
-    cwd: REPO_ROOT,
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  if (!build.success || !existsSync(BINARY)) {
-    throw new Error(
-      `bun run build failed (exit ${build.exitCode}):\n${build.stdout}\n${build.stderr}`,
-    );
-  }
-  return true;
-}
-
 /** `coursepay migrate` on a database file: every contender starts from the binary's schema. */
 export function migrateWithBinary(databasePath: string): void {
   const result = Bun.spawnSync([BINARY, "migrate"], {
@@ -210,3 +178,6 @@ export async function probeCoursepaySynchronous(
   clearTimeout(deadline);
   return mode;
 }
+
+/** `bun run build` when dist/coursepay is missing or older than its sources. True if it built. */
+export const ensureBinary = ensureBinaryBuilt;

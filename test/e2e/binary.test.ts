@@ -8,11 +8,12 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomUUID } from "node:crypto";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import Redis from "ioredis";
 import pkg from "../../package.json" with { type: "json" };
+import { ensureBinaryBuilt } from "../support/binary.ts";
 
 const repoRoot = resolve(import.meta.dir, "..", "..");
 const builtBinary = join(repoRoot, "dist", "coursepay");
@@ -24,39 +25,6 @@ const runId = `${process.pid}-${randomUUID().slice(0, 8)}`;
 const streams: string[] = [];
 const dirs: string[] = [];
 const workers: Bun.Subprocess[] = [];
-
-/** Newest modification time under the paths the binary is built from. */
-function newestSourceMtime(): number {
-  let newest = 0;
-  const visit = (path: string): void => {
-    if (!existsSync(path)) return;
-    const stat = statSync(path);
-    if (stat.isDirectory()) {
-      for (const entry of readdirSync(path)) visit(join(path, entry));
-    } else {
-      newest = Math.max(newest, stat.mtimeMs);
-    }
-  };
-  for (const path of ["src", "migrations", "build.ts", "package.json", "bun.lock"]) {
-    visit(join(repoRoot, path));
-  }
-  return newest;
-}
-
-/** Builds dist/coursepay when it is missing or older than its sources, so the test never runs a stale binary. */
-function ensureBinary(): void {
-  if (existsSync(builtBinary) && statSync(builtBinary).mtimeMs >= newestSourceMtime()) return;
-  const build = Bun.spawnSync([process.execPath, "run", "build"], {
-    cwd: repoRoot,
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  if (!build.success || !existsSync(builtBinary)) {
-    throw new Error(
-      `bun run build failed (exit ${build.exitCode}):\n${build.stdout}\n${build.stderr}`,
-    );
-  }
-}
 
 /** An empty folder under the OS temp dir holding only a copy of the binary. */
 function isolatedCopy(): string {
@@ -185,7 +153,7 @@ function columnNames(dbPath: string, table: string): string[] {
 beforeAll(() => {
   if (!redisUrl)
     throw new Error("REDIS_URL is not set: test/support/redis-server.ts should set it");
-  ensureBinary();
+  ensureBinaryBuilt();
 }, 180_000);
 
 afterAll(async () => {

@@ -13,6 +13,7 @@ import { decodeEntry } from "../../../src/contract/decode.ts";
 import {
   type DeadLetter,
   DeadLetterWriter,
+  deadLetterFields,
   deadLetterStreamName,
 } from "../../../src/stream/dead-letters.ts";
 import { createRedis } from "../../../src/stream/redis-connection.ts";
@@ -97,7 +98,8 @@ while (!signal.stopped) {
     }
   }
   const pipeline = commands.pipeline();
-  for (const letter of letters) pipeline.xadd(dlq.streamName, "*", ...deadLetterFields(letter));
+  for (const letter of letters)
+    pipeline.xadd(dlq.streamName, "*", ...deadLetterFields(letter, new Date().toISOString()));
   pipeline.xack(env.stream, env.group, ...entries.map(([id]) => id));
   const replies = (await pipeline.exec()) ?? [];
   const failure = replies.find(([error]) => error !== null)?.[0];
@@ -117,24 +119,3 @@ if (latencyFd !== undefined) closeSync(latencyFd);
 writeStats(env.statsFile, { counts });
 await commands.quit().catch(() => commands.disconnect());
 process.exit(0);
-
-/** The same fields coursepay's DeadLetterWriter writes. */
-function deadLetterFields(letter: DeadLetter): string[] {
-  const fields = [
-    "original_id",
-    letter.originalId,
-    "original",
-    JSON.stringify(letter.originalFields),
-    "reason",
-    letter.reason,
-    "detail",
-    letter.detail,
-    "attempts",
-    String(letter.attempts),
-    "failed_at",
-    new Date().toISOString(),
-  ];
-  if (letter.traceId !== undefined) fields.push("trace_id", letter.traceId);
-  if (letter.eventType !== undefined) fields.push("event_type", letter.eventType);
-  return fields;
-}
