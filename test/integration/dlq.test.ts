@@ -1,5 +1,4 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import Redis from "ioredis";
 import { DeadLetterStore } from "../../src/stream/dead-letter-store.ts";
 import {
@@ -8,8 +7,8 @@ import {
   deadLetterStreamName,
 } from "../../src/stream/dead-letters.ts";
 import { freePort, testRedisUrl, uniqueName } from "../support/fixtures.ts";
+import { runCoursepay } from "../support/run-coursepay.ts";
 
-const REPO = join(import.meta.dir, "../..");
 const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
 afterAll(() => redis.disconnect());
 
@@ -67,25 +66,12 @@ async function mainStream(stream: string): Promise<string[][]> {
   return (await redis.xrange(stream, "-", "+")).map(([, fields]) => fields);
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function coursepay(stream: string, args: string[], env: Record<string, string> = {}) {
-  const child = Bun.spawn([process.execPath, "src/main.ts", "dlq", ...args], {
-    cwd: REPO,
-    env: { ...process.env, REDIS_URL: testRedisUrl(), EVENT_STREAM: stream, ...env },
-    stdout: "pipe",
-    stderr: "pipe",
+function coursepay(stream: string, args: string[], env: Record<string, string> = {}) {
+  return runCoursepay(["dlq", ...args], {
+    REDIS_URL: testRedisUrl(),
+    EVENT_STREAM: stream,
+    ...env,
   });
-  const [code, stdout, stderr] = await Promise.all([
-    child.exited,
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
-  return { code, stdout, stderr } satisfies Run;
 }
 
 describe("DeadLetterStore", () => {

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { findEnrollments } from "../../src/course/enrollment-queries.ts";
 import { type Database, openDatabase } from "../../src/db/database.ts";
 import { migrate } from "../../src/db/migrate.ts";
 import { tempDatabaseUrl } from "../support/fixtures.ts";
+import { runCoursepay } from "../support/run-coursepay.ts";
 
-const REPO = join(import.meta.dir, "../..");
 const GRANTED = Date.parse("2026-11-26T08:00:00.000Z");
 const database = tempDatabaseUrl();
 let store: Database;
@@ -49,24 +48,8 @@ beforeAll(async () => {
 
 afterAll(() => store.close());
 
-async function enrollments(args: string[], env: Record<string, string> = {}) {
-  const child = Bun.spawn([process.execPath, "src/main.ts", "enrollments", ...args], {
-    cwd: REPO,
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: process.env.HOME ?? "/tmp",
-      DATABASE_URL: database.url,
-      ...env,
-    },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [code, stdout, stderr] = await Promise.all([
-    child.exited,
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
-  return { code, stdout, stderr };
+function enrollments(args: string[], env: Record<string, string> = {}) {
+  return runCoursepay(["enrollments", ...args], { DATABASE_URL: database.url, ...env });
 }
 
 describe("findEnrollments", () => {

@@ -1,33 +1,19 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { decodeEntry } from "../../src/contract/decode.ts";
 import { testRedisUrl, uniqueName } from "../support/fixtures.ts";
+import { runCoursepay } from "../support/run-coursepay.ts";
 import { testRedis } from "../support/worker-harness.ts";
 
-const REPO = join(import.meta.dir, "../..");
 const redis = testRedis();
 afterAll(() => redis.disconnect());
 
 /** `coursepay simulate load …` from source, stdout a pipe (not a terminal). */
-async function simulateLoad(stream: string, args: string[], env: Record<string, string> = {}) {
-  const child = Bun.spawn([process.execPath, "src/main.ts", "simulate", "load", ...args], {
-    cwd: REPO,
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: process.env.HOME ?? "/tmp",
-      REDIS_URL: testRedisUrl(),
-      EVENT_STREAM: stream,
-      ...env,
-    },
-    stdout: "pipe",
-    stderr: "pipe",
+function simulateLoad(stream: string, args: string[], env: Record<string, string> = {}) {
+  return runCoursepay(["simulate", "load", ...args], {
+    REDIS_URL: testRedisUrl(),
+    EVENT_STREAM: stream,
+    ...env,
   });
-  const [code, stdout, stderr] = await Promise.all([
-    child.exited,
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
-  return { code, stdout, stderr };
 }
 
 describe("coursepay simulate load", () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import type { Config } from "../../src/config/config.ts";
 import { deadLetterStreamName } from "../../src/stream/dead-letters.ts";
 import { freePort, tempDatabaseUrl, uniqueName } from "../support/fixtures.ts";
+import { runCoursepay } from "../support/run-coursepay.ts";
 import {
   publishPayment,
   startTestWorker,
@@ -11,37 +11,18 @@ import {
   waitUntilDrained,
 } from "../support/worker-harness.ts";
 
-const REPO = join(import.meta.dir, "../..");
 const redis = testRedis();
 afterAll(() => redis.disconnect());
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** `bun src/main.ts status …` with the configuration's Redis, stream, group and database. */
-async function status(config: Config, args: string[] = [], env: Record<string, string> = {}) {
-  const child = Bun.spawn([process.execPath, "src/main.ts", "status", ...args], {
-    cwd: REPO,
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      REDIS_URL: config.redisUrl,
-      DATABASE_URL: config.databaseUrl,
-      EVENT_STREAM: config.eventStream,
-      CONSUMER_GROUP: config.consumerGroup,
-      ...env,
-    },
-    stdout: "pipe",
-    stderr: "pipe",
+function status(config: Config, args: string[] = [], env: Record<string, string> = {}) {
+  return runCoursepay(["status", ...args], {
+    REDIS_URL: config.redisUrl,
+    DATABASE_URL: config.databaseUrl,
+    EVENT_STREAM: config.eventStream,
+    CONSUMER_GROUP: config.consumerGroup,
+    ...env,
   });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  return { code, stdout, stderr } satisfies Run;
 }
 
 describe("coursepay status", () => {
