@@ -18,9 +18,15 @@ import {
 } from "../../../src/stream/dead-letters.ts";
 import { createRedis } from "../../../src/stream/redis-connection.ts";
 import { indexOfTraceId, nowUs } from "../events.ts";
-import { announceReady, contenderEnv, MAX_EVENT_BYTES, stopSignal, writeStats } from "./shared.ts";
+import {
+  announceReady,
+  contenderEnv,
+  MAX_EVENT_BYTES,
+  readNewEntries,
+  stopSignal,
+  writeStats,
+} from "./shared.ts";
 
-type Reply = [string, [string, string[]][]][] | null;
 const BATCH = 500;
 const PUBLISHED_AT = /"published_at_us":(\d+)/;
 
@@ -51,25 +57,8 @@ announceReady({ synchronous: "n/a (no database)" });
 signal.promise.then(() => blocking.disconnect());
 
 while (!signal.stopped) {
-  let reply: Reply;
-  try {
-    reply = (await blocking.xreadgroup(
-      "GROUP",
-      env.group,
-      env.consumer,
-      "COUNT",
-      BATCH,
-      "BLOCK",
-      1000,
-      "STREAMS",
-      env.stream,
-      ">",
-    )) as Reply;
-  } catch (error) {
-    if (signal.stopped) break;
-    throw error;
-  }
-  const entries = reply?.[0]?.[1] ?? [];
+  const entries = await readNewEntries(blocking, env, BATCH, signal);
+  if (entries === undefined) break;
   if (entries.length === 0) continue;
   const letters: DeadLetter[] = [];
   const published: number[] = [];

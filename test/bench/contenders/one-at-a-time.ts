@@ -17,11 +17,10 @@ import {
   contenderEnv,
   MAX_EVENT_BYTES,
   openBenchDatabase,
+  readNewEntries,
   stopSignal,
   writeStats,
 } from "./shared.ts";
-
-type Reply = [string, [string, string[]][]][] | null;
 
 const env = contenderEnv();
 if (env.databaseUrl === undefined) throw new Error("DATABASE_URL is not set");
@@ -37,25 +36,8 @@ announceReady({ synchronous });
 signal.promise.then(() => blocking.disconnect());
 
 while (!signal.stopped) {
-  let reply: Reply;
-  try {
-    reply = (await blocking.xreadgroup(
-      "GROUP",
-      env.group,
-      env.consumer,
-      "COUNT",
-      1,
-      "BLOCK",
-      1000,
-      "STREAMS",
-      env.stream,
-      ">",
-    )) as Reply;
-  } catch (error) {
-    if (signal.stopped) break;
-    throw error;
-  }
-  const entry = reply?.[0]?.[1]?.[0];
+  const entry = (await readNewEntries(blocking, env, 1, signal))?.[0];
+  if (signal.stopped) break;
   if (entry === undefined) continue;
   const [id, fields] = entry;
   const decoded = decodeEntry(fields, { maxEventBytes: MAX_EVENT_BYTES });

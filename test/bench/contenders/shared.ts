@@ -6,6 +6,7 @@
  */
 import { writeFileSync } from "node:fs";
 import type { Client, Transaction } from "@libsql/client";
+import type Redis from "ioredis";
 import type { PaymentSucceededEvent } from "../../../src/contract/event-schema.ts";
 import {
   type Database,
@@ -224,4 +225,36 @@ export function announceReady(info: Record<string, unknown>): void {
 
 export function writeStats(file: string | undefined, stats: Record<string, unknown>): void {
   if (file !== undefined) writeFileSync(file, JSON.stringify(stats));
+}
+
+type XReadGroupReply = [string, [id: string, fields: string[]][]][] | null;
+
+/**
+ * XREADGROUP `>` for a contender: up to `count` new entries, blocking up to 1 s. Undefined once
+ * the stop signal has closed the connection (the blocked read then fails on purpose).
+ */
+export async function readNewEntries(
+  blocking: Redis,
+  env: ContenderEnv,
+  count: number,
+  signal: { readonly stopped: boolean },
+): Promise<[id: string, fields: string[]][] | undefined> {
+  try {
+    const reply = (await blocking.xreadgroup(
+      "GROUP",
+      env.group,
+      env.consumer,
+      "COUNT",
+      count,
+      "BLOCK",
+      1000,
+      "STREAMS",
+      env.stream,
+      ">",
+    )) as XReadGroupReply;
+    return reply?.[0]?.[1] ?? [];
+  } catch (error) {
+    if (signal.stopped) return undefined;
+    throw error;
+  }
 }
