@@ -8,6 +8,7 @@ import { EventConsumer } from "../../src/stream/consumer.ts";
 import { DeadLetterWriter, deadLetterStreamName } from "../../src/stream/dead-letters.ts";
 import { StreamReader } from "../../src/stream/stream-reader.ts";
 import { buildRegistry, openStore, type Worker } from "../../src/worker.ts";
+import { README_FLAT_ENTRY } from "../support/wire-examples.ts";
 import {
   countRows,
   openTestDatabase,
@@ -82,18 +83,7 @@ describe("consumer", () => {
   test("the flat wire form from redis-cli grants a course", async () => {
     const config = testConfig();
     const worker = await start(config);
-    const entryId = await publishFields(redis, config.eventStream, [
-      "event_type",
-      "paycore.payment_succeeded",
-      "trace_id",
-      "evt_1",
-      "tenant_id",
-      "t1",
-      "user_id",
-      "u1",
-      "metadata",
-      '{"course_id":"c1"}',
-    ]);
+    const entryId = await publishFields(redis, config.eventStream, [...README_FLAT_ENTRY]);
     await waitUntilDrained(redis, config);
     const rows = await worker.database.client.execute("SELECT * FROM course_enrollments");
     expect(rows.rows).toHaveLength(1);

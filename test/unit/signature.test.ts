@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import { decodeEntry } from "../../src/contract/decode.ts";
 import { signData, verifySignature } from "../../src/contract/signature.ts";
+import { README_FLAT_ENTRY } from "../support/wire-examples.ts";
 
 const data = JSON.stringify({
   event_type: "paycore.payment_succeeded",
@@ -40,22 +41,7 @@ describe("decodeEntry with signing on", () => {
   test.each([
     ["missing signature", ["data", data], "signature missing"],
     ["wrong signature", ["data", data, "signature", signData(data, "k2")], "does not match"],
-    [
-      "flat form",
-      [
-        "event_type",
-        "paycore.payment_succeeded",
-        "trace_id",
-        "evt_1",
-        "tenant_id",
-        "t1",
-        "user_id",
-        "u1",
-        "metadata",
-        '{"course_id":"c1"}',
-      ],
-      "flat-form",
-    ],
+    ["flat form", [...README_FLAT_ENTRY], "flat-form"],
   ])("%s → unauthenticated", (_name, fields, detail) => {
     const result = decodeEntry(fields, options);
     expect(result).toMatchObject({ ok: false, reason: "unauthenticated" });

@@ -5,6 +5,7 @@ import {
   entryToEnvelope,
   fieldsToRecord,
 } from "../../src/contract/wire-format.ts";
+import { README_FLAT_ENTRY } from "../support/wire-examples.ts";
 
 describe("fieldsToRecord", () => {
   test("pairs names with values", () => {
@@ -87,18 +88,7 @@ describe("entryToEnvelope", () => {
   });
 
   test("the flat form parses metadata and keeps the other fields as strings", () => {
-    const result = entryToEnvelope([
-      "event_type",
-      "paycore.payment_succeeded",
-      "trace_id",
-      "evt_1",
-      "tenant_id",
-      "t1",
-      "user_id",
-      "u1",
-      "metadata",
-      '{"course_id":"c1"}',
-    ]);
+    const result = entryToEnvelope([...README_FLAT_ENTRY]);
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     expect(result.form).toBe("flat");
