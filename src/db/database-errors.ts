@@ -31,3 +31,40 @@ export function isBusyError(error: unknown): boolean {
   const code = errorCode(error);
   return code !== undefined && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"));
 }
+
+/** What an operator can do about a database error, by its SQLite code. */
+const HINTS: [prefix: string, hint: string][] = [
+  ["SQLITE_READONLY", "the database file or its folder is not writable by this user"],
+  ["SQLITE_FULL", "the disk is full"],
+  ["SQLITE_BUSY", "another process holds the write lock (DATABASE_BUSY_TIMEOUT_MS)"],
+  ["SQLITE_LOCKED", "another connection holds a lock on the database"],
+  [
+    "SQLITE_CANTOPEN",
+    "the database file cannot be opened: its folder is missing, or no file descriptors are left",
+  ],
+  ["SQLITE_IOERR", "the disk or the file system reported an I/O error"],
+  ["SQLITE_CORRUPT", "the database file is damaged; restore it from a backup"],
+  ["CLIENT_CLOSED", "the database client is closed; it is reopened before the next attempt"],
+];
+
+export interface DatabaseErrorSummary {
+  /** The SQLite (or libSQL client) code, e.g. `SQLITE_FULL`; `unknown` when there is none. */
+  code: string;
+  /** The innermost message: never the statement or its parameters (drizzle puts both in its own). */
+  message: string;
+  hint?: string;
+}
+
+/** For logs: the code, the root message and a hint, without SQL text or parameters. */
+export function describeDatabaseError(error: unknown): DatabaseErrorSummary {
+  const code = errorCode(error) ?? "unknown";
+  let root = error;
+  for (let depth = 0; root instanceof Error && root.cause instanceof Error && depth < 5; depth++) {
+    root = root.cause;
+  }
+  const raw = root instanceof Error ? root.message : String(root);
+  // A drizzle error with no cause still carries "Failed query: <sql> params: <params>".
+  const message = raw.startsWith("Failed query:") ? "query failed" : raw.slice(0, 500);
+  const hint = HINTS.find(([prefix]) => code.startsWith(prefix))?.[1];
+  return hint === undefined ? { code, message } : { code, message, hint };
+}

@@ -30,9 +30,12 @@ export interface Database {
   /**
    * Throws the client and its connections away and opens a new one. Needed after SQLITE_BUSY:
    * the libSQL client 0.18 can leave that connection's next COMMIT failing, and an abandoned
-   * BEGIN holding the write lock.
+   * BEGIN holding the write lock. If opening fails, `closed` stays true and the next call tries
+   * again: a failed reopen must not leave a closed client in place for good.
    */
   reopen(): Promise<void>;
+  /** True while the client is closed: after close(), or after a reopen that failed. */
+  readonly closed: boolean;
   close(): void;
 }
 
@@ -67,6 +70,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       return db;
     },
     filePath: options.filePath,
+    get closed() {
+      return client.closed;
+    },
     async reopen() {
       client.close();
       client = await open();

@@ -119,11 +119,12 @@ export class Dispatcher {
 
   /**
    * Called by the consumer after `dispatch` threw, before it retries: after a busy/locked error
-   * the client is replaced, since its connections may hold a stale lock (libSQL client 0.18).
+   * the client is replaced, since its connections may hold a stale lock (libSQL client 0.18);
+   * a client left closed by a reopen that failed is opened again.
    */
   async recoverFrom(error: unknown): Promise<void> {
-    if (!isBusyError(error)) return;
-    this.logger.debug("Database busy: reopening the database client before retrying");
+    if (!isBusyError(error) && !this.database.closed) return;
+    this.logger.debug("Reopening the database client before retrying");
     await this.database.reopen();
   }
 
