@@ -8,6 +8,8 @@ import { migrate } from "./db/migrate.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
 import { SubscriberRegistry } from "./dispatch/registry.ts";
 import type { Logger } from "./observe/logger.ts";
+import { COMMIT_STALL_MS, WorkerProgress } from "./observe/worker-progress.ts";
+import { sleep } from "./stream/backoff.ts";
 import { type ConsumerObserver, EventConsumer } from "./stream/consumer.ts";
 import { DeadLetterWriter, deadLetterStreamName } from "./stream/dead-letters.ts";
 import {
@@ -15,7 +17,10 @@ import {
   createRedis,
   ensureConsumerGroup,
   reportConnectionState,
+  UnsupportedRedisError,
+  untilReady,
 } from "./stream/redis-connection.ts";
+import { classifyRedisError } from "./stream/redis-errors.ts";
 import { StreamReader } from "./stream/stream-reader.ts";
 import { startStreamRetention } from "./stream/stream-retention.ts";
 
@@ -47,86 +52,117 @@ export async function openStore(config: Config, logger: Logger): Promise<Databas
   return database;
 }
 
+/** What the worker is doing, for readiness while it starts. */
+export type WorkerPhase =
+  | "opening the database"
+  | "waiting for Redis"
+  | "consuming"
+  | "consumer disabled"
+  | "stopped";
+
 export interface Worker {
-  readonly database: Database;
+  /** Undefined until the database is open. */
+  readonly database: Database | undefined;
   readonly consumer: EventConsumer | undefined;
-  /** The Redis commands connection, for health checks and metrics; undefined without a consumer. */
+  /** The Redis commands connection (health checks, metrics); undefined without a consumer. */
   readonly redis: Redis | undefined;
+  /** The consumer's blocking-read connection; undefined without a consumer. */
+  readonly readConnection: Redis | undefined;
+  readonly progress: WorkerProgress;
+  readonly phase: WorkerPhase;
   /** True while the consumer loop runs and is not stopping (readiness). */
   isConsuming(): boolean;
+  /** Opens the store, waits for Redis, starts consuming; returns early when stopped meanwhile. */
+  start(): Promise<void>;
   /** Stops the consumer (finishing the batch in hand), then closes Redis and the database. */
   stop(): Promise<void>;
 }
 
-/** Wires the store, Redis and the consumer from the configuration, and starts consuming. */
-export async function startWorker(
+/**
+ * Wires the store, Redis and the consumer from the configuration. The connections exist from the
+ * start, so health and metrics can tell "waiting for Redis" from "running" before anything works.
+ */
+export function createWorker(
   config: Config,
   logger: Logger,
-  observer?: ConsumerObserver,
-): Promise<Worker> {
-  const database = await openStore(config, logger);
-  if (config.databaseFilePath !== undefined) {
-    logger.info({ synchronous: await readWriterSynchronous(database.client) }, "Durability");
-  }
-  if (!config.enableEventConsumer) {
-    logger.info("Event consumer disabled (ENABLE_EVENT_CONSUMER=false)");
-    return {
-      database,
-      consumer: undefined,
-      redis: undefined,
-      isConsuming: () => false,
-      stop: async () => database.close(),
-    };
-  }
+  observer: ConsumerObserver = {},
+): Worker {
+  const progress = new WorkerProgress({
+    readStallMs: config.blockMs + config.redisTimeoutMs,
+    commitStallMs: COMMIT_STALL_MS,
+  });
+  const connection = (role: string, blockMs?: number) =>
+    createRedis(config.redisUrl, {
+      connectionName: `coursepay:${config.consumerName}${role}`,
+      timeoutMs: config.redisTimeoutMs,
+      blockMs,
+      failFast: true,
+    });
+  const commands = config.enableEventConsumer ? connection("") : undefined;
+  const blocking = config.enableEventConsumer ? connection(":read", config.blockMs) : undefined;
+  const aborter = new AbortController();
+  let phase: WorkerPhase = "opening the database";
+  let database: Database | undefined;
+  let consumer: EventConsumer | undefined;
+  let loopRunning = false;
+  let retention: ReturnType<typeof startStreamRetention> | undefined;
+  let stopped: Promise<void> | undefined;
 
-  const commands = createRedis(config.redisUrl, {
-    connectionName: `coursepay:${config.consumerName}`,
-  });
-  const blocking = createRedis(config.redisUrl, {
-    connectionName: `coursepay:${config.consumerName}:read`,
-  });
-  reportConnectionState(commands, logger, "commands");
-  reportConnectionState(blocking, logger, "reads");
-  const closeRedis = () => Promise.allSettled([quit(commands), quit(blocking)]);
-  try {
-    await checkRedisVersion(commands);
-    const ensureGroup = async () => {
+  const start = async () => {
+    database = await openStore(config, logger);
+    if (config.databaseFilePath !== undefined) {
+      logger.info({ synchronous: await readWriterSynchronous(database.client) }, "Durability");
+    }
+    if (commands === undefined || blocking === undefined) {
+      phase = "consumer disabled";
+      logger.info("Event consumer disabled (ENABLE_EVENT_CONSUMER=false)");
+      return;
+    }
+    reportConnectionState(commands, logger, "commands");
+    reportConnectionState(blocking, logger, "reads");
+    phase = "waiting for Redis";
+    blocking.connect().catch(() => {}); // reported by reportConnectionState
+    const ensureGroup = async (startId: string) => {
       const created = await ensureConsumerGroup(
         commands,
         config.eventStream,
         config.consumerGroup,
-        config.groupStartId,
+        startId,
       );
       if (created) {
         logger.info(
-          { stream: config.eventStream, group: config.consumerGroup, start: config.groupStartId },
+          { stream: config.eventStream, group: config.consumerGroup, start: startId },
           "Consumer group created",
         );
       }
     };
-    await ensureGroup();
-
-    const consumer = new EventConsumer({
-      reader: new StreamReader(
-        blocking,
-        commands,
-        config.eventStream,
-        config.consumerGroup,
-        config.consumerName,
-      ),
+    const setUp = () => ensureGroup(config.groupStartId);
+    if (!(await untilRedisAnswers(commands, aborter.signal, logger, setUp))) return;
+    const reader = new StreamReader(blocking, commands, {
+      stream: config.eventStream,
+      group: config.consumerGroup,
+      consumer: config.consumerName,
+      maxEventBytes: config.maxEventBytes,
+    });
+    consumer = new EventConsumer({
+      reader,
       deadLetters: new DeadLetterWriter(commands, deadLetterStreamName(config.eventStream)),
       dispatcher: new Dispatcher(buildRegistry(logger), database, logger),
       logger,
-      observer,
+      observer: fanOut(progress, observer),
       options: { ...config, rejectSimulated: config.appEnv === "production" },
-      recreateGroup: ensureGroup,
+      // A group recreated after NOGROUP starts at 0 whatever GROUP_START_ID says: "$" would
+      // skip payments published since the stream was deleted.
+      recreateGroup: () => ensureGroup("0"),
     });
+    progress.consuming();
     consumer.start();
-    let loopRunning = true;
+    loopRunning = true;
     const loopEnded = () => {
       loopRunning = false;
     };
     consumer.finished.then(loopEnded, loopEnded);
+    phase = "consuming";
     logger.info(
       {
         stream: config.eventStream,
@@ -137,7 +173,7 @@ export async function startWorker(
       "✅ Event consumer started",
     );
     // Opt-in (TRIM_STREAM): the main stream only; dead letters are never trimmed.
-    const retention = config.trimStream
+    retention = config.trimStream
       ? startStreamRetention({
           redis: commands,
           stream: config.eventStream,
@@ -145,35 +181,119 @@ export async function startWorker(
           logger,
         })
       : undefined;
-    let stopped: Promise<void> | undefined;
-    return {
-      database,
-      consumer,
-      redis: commands,
-      isConsuming: () => loopRunning && !consumer.stopping,
-      stop: () => {
-        stopped ??= (async () => {
-          retention?.stop();
-          try {
-            await consumer.stop();
-          } finally {
-            await closeRedis();
-            database.close();
-          }
-        })();
-        return stopped;
-      },
-    };
-  } catch (error) {
-    await closeRedis();
-    database.close();
-    throw error;
+  };
+
+  const stop = () => {
+    stopped ??= (async () => {
+      aborter.abort();
+      retention?.stop();
+      try {
+        await consumer?.stop();
+      } finally {
+        phase = "stopped";
+        await Promise.allSettled([commands, blocking].map(quit));
+        database?.close();
+      }
+    })();
+    return stopped;
+  };
+
+  return {
+    get database() {
+      return database;
+    },
+    get consumer() {
+      return consumer;
+    },
+    redis: commands,
+    readConnection: blocking,
+    progress,
+    get phase() {
+      return phase;
+    },
+    isConsuming: () => loopRunning && consumer?.stopping === false,
+    start: async () => {
+      try {
+        await start();
+      } catch (error) {
+        await stop();
+        throw error;
+      }
+    },
+    stop,
+  };
+}
+
+/** A worker whose start() has returned: its database is open. */
+export type StartedWorker = Worker & { readonly database: Database };
+
+/** Creates the worker and starts it (tests, embedders); see createWorker. */
+export async function startWorker(
+  config: Config,
+  logger: Logger,
+  observer?: ConsumerObserver,
+): Promise<StartedWorker> {
+  const worker = createWorker(config, logger, observer);
+  await worker.start();
+  return worker as StartedWorker;
+}
+
+/**
+ * Waits for Redis, checks its version and runs `setUp`, retrying while Redis is away or
+ * answering with errors that waiting cures. False when stopped meanwhile.
+ */
+async function untilRedisAnswers(
+  redis: Redis,
+  signal: AbortSignal,
+  logger: Logger,
+  setUp: () => Promise<void>,
+): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    await untilReady(redis, signal);
+    if (signal.aborted) return false;
+    try {
+      await checkRedisVersion(redis);
+      await setUp();
+      return true;
+    } catch (error) {
+      if (error instanceof UnsupportedRedisError || classifyRedisError(error) === "persistent") {
+        throw error;
+      }
+      if (attempt === 1) logger.warn({ err: error }, "Redis is not answering yet; retrying");
+      await sleep(Math.min(attempt * 100, 1_000), signal);
+    }
   }
 }
 
-async function quit(redis: Redis): Promise<void> {
+/** One observer that tells several. */
+function fanOut(...observers: ConsumerObserver[]): ConsumerObserver {
+  return {
+    batchSettled: (results, seconds) => {
+      for (const o of observers) o.batchSettled?.(results, seconds);
+    },
+    readCompleted: () => {
+      for (const o of observers) o.readCompleted?.();
+    },
+    batchCommitted: () => {
+      for (const o of observers) o.batchCommitted?.();
+    },
+    commitFailed: (error) => {
+      for (const o of observers) o.commitFailed?.(error);
+    },
+    redisDown: (error) => {
+      for (const o of observers) o.redisDown?.(error);
+    },
+    redisUp: () => {
+      for (const o of observers) o.redisUp?.();
+    },
+  };
+}
+
+async function quit(redis: Redis | undefined): Promise<void> {
+  if (redis === undefined) return;
   try {
-    await redis.quit();
+    if (redis.status === "ready") await redis.quit();
+    else redis.disconnect();
   } catch {
     redis.disconnect();
   }

@@ -4,7 +4,7 @@ import { startHttpServer } from "../observe/http-server.ts";
 import { createLogger, type Logger } from "../observe/logger.ts";
 import { WorkerMetrics } from "../observe/metrics.ts";
 import { getPaycoreSimulator } from "../simulator/paycore-simulator.ts";
-import { startWorker, type Worker } from "../worker.ts";
+import { createWorker, type Worker } from "../worker.ts";
 import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError } from "./usage-error.ts";
 
 export const SERVE_HELP = `Usage: coursepay [serve]
@@ -28,8 +28,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
   const logger = createLogger({ level: config.logLevel, format: config.logFormat });
 
-  // A signal before the worker is up: nothing is in hand (migrations are transactional).
-  let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+  let worker: Worker | undefined;
   let stopping = false;
   const stopped = new Promise<number>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
@@ -38,6 +37,7 @@ export async function serveCommand(args: string[]): Promise<number> {
         process.exit(EXIT_INTERRUPTED);
       }
       stopping = true;
+      // Before the worker exists nothing is in hand (migrations are transactional).
       if (worker === undefined) process.exit(EXIT_OK);
       logger.info({ signal }, "Shutting down: finishing the batch in hand");
       const deadline = setTimeout(() => {
@@ -69,7 +69,9 @@ export async function serveCommand(args: string[]): Promise<number> {
     config.httpPort === undefined
       ? undefined
       : startHttpEndpoints(config, config.httpPort, logger, () => worker);
-  worker = await startWorker(config, logger, http?.metrics);
+  worker = createWorker(config, logger, http?.metrics);
+  await worker.start();
+  if (stopping) return stopped; // a signal while it waited for Redis: stop() made start return
   const simulatorTimer = config.enableSimulator ? startSimulator(config, logger) : undefined;
   const exitCode = await Promise.race([
     stopped,
@@ -96,6 +98,7 @@ function startHttpEndpoints(
     group: config.consumerGroup,
     redis: () => worker()?.redis,
     database: () => worker()?.database,
+    progress: () => worker()?.progress,
   });
   const server = startHttpServer({ hostname: config.httpHost, port, metrics, worker, logger });
   logger.info({ address: server.url.origin }, "HTTP server listening");

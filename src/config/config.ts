@@ -17,6 +17,11 @@ export type AppEnv = (typeof APP_ENVS)[number];
 export interface Config {
   /** REDIS_URL, default `redis://127.0.0.1:6379`; `redis:` or `rediss:`. */
   readonly redisUrl: string;
+  /**
+   * REDIS_TIMEOUT_MS, default 5000 (100..600000): a command unanswered this long (a blocking
+   * read: BLOCK_MS plus this) means the connection is dead; it is dropped and reopened.
+   */
+  readonly redisTimeoutMs: number;
   /** DATABASE_URL, default `file:data/coursepay.db`; a relative file becomes `file:/abs/path`. */
   readonly databaseUrl: string;
   /** Absolute path of the database file; undefined for remote and in-memory databases. */
@@ -231,6 +236,7 @@ const RETRY_BASE_MAX = 60_000;
 const EnvSchema = v.pipe(
   v.object({
     REDIS_URL: v.optional(redisUrl(), "redis://127.0.0.1:6379"),
+    REDIS_TIMEOUT_MS: v.optional(integer(100, 600_000), "5000"),
     DATABASE_URL: v.optional(databaseUrl(), "file:data/coursepay.db"),
     DATABASE_AUTH_TOKEN: v.optional(anyString()),
     DATABASE_BUSY_TIMEOUT_MS: v.optional(integer(0, 600_000), "5000"),
@@ -293,6 +299,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = result.output;
   return Object.freeze({
     redisUrl: e.REDIS_URL,
+    redisTimeoutMs: e.REDIS_TIMEOUT_MS,
     databaseUrl: e.DATABASE_URL.url,
     databaseFilePath: e.DATABASE_URL.filePath,
     databaseAuthToken: e.DATABASE_AUTH_TOKEN,

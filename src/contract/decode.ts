@@ -77,18 +77,21 @@ export function decodeEntry(fields: readonly string[], options: DecodeOptions): 
   }
 }
 
+/** An entry over MAX_EVENT_BYTES: never parsed. */
+export function tooLarge(bytes: number, maxEventBytes: number): DecodeResult {
+  return {
+    ok: false,
+    reason: "too_large",
+    detail: `entry is ${bytes} bytes, the limit is ${maxEventBytes}`,
+  };
+}
+
 function decode(fields: readonly string[], options: DecodeOptions): DecodeResult {
   if (!Array.isArray(fields) || !fields.every((item) => typeof item === "string")) {
     return { ok: false, reason: "invalid_event", detail: "entry must be an array of strings" };
   }
   const size = entrySize(fields);
-  if (size > options.maxEventBytes) {
-    return {
-      ok: false,
-      reason: "too_large",
-      detail: `entry is ${size} bytes, the limit is ${options.maxEventBytes}`,
-    };
-  }
+  if (size > options.maxEventBytes) return tooLarge(size, options.maxEventBytes);
   if (fields.length % 2 !== 0) {
     return {
       ok: false,

@@ -3,20 +3,16 @@
  * Read-only by construction: no route takes a body or changes anything; other methods get 405,
  * other paths 404.
  */
-import type Redis from "ioredis";
-import type { Database } from "../db/database.ts";
+import type { Worker } from "../worker.ts";
 import type { Logger } from "./logger.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import { checkDatabase, checkRedis } from "./stream-status.ts";
 
-/** What readiness looks at; `Worker` (src/worker.ts) is one. */
-export interface ReadinessSource {
-  /** True while the consumer loop runs and is not stopping. */
-  isConsuming(): boolean;
-  /** The worker's commands connection; undefined with the consumer disabled. */
-  readonly redis: Redis | undefined;
-  readonly database: Database;
-}
+/** What readiness looks at: the worker (src/worker.ts). */
+export type ReadinessSource = Pick<
+  Worker,
+  "isConsuming" | "redis" | "readConnection" | "database" | "progress" | "phase"
+>;
 
 export interface HttpServerOptions {
   hostname: string;
@@ -81,18 +77,42 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
   };
 }
 
-/** Why the worker is not ready; empty when it is. */
+/**
+ * Why the worker is not ready; empty when it is. Beyond "does Redis answer PING and the database
+ * SELECT 1", whether payments actually move: reads coming back, batches committing.
+ */
 export async function readinessProblems(
   worker: ReadinessSource | undefined,
   timeoutMs: number,
 ): Promise<string[]> {
   if (worker === undefined) return ["starting"];
-  const [redis, database] = await Promise.all([
-    worker.redis === undefined ? undefined : checkRedis(worker.redis, timeoutMs),
-    checkDatabase(worker.database.client, timeoutMs),
+  const { phase, redis, readConnection, database } = worker;
+  if (phase === "opening the database") return ["starting: opening the database"];
+  if (phase === "waiting for Redis") {
+    return [`starting: waiting for Redis (connection is ${redis?.status ?? "not created"})`];
+  }
+  if (phase === "stopped") return ["stopped"];
+  const problems: string[] = [];
+  if (readConnection !== undefined && readConnection.status !== "ready") {
+    problems.push(`Redis read connection is ${readConnection.status}`);
+  }
+  const checks = await Promise.all([
+    redis === undefined ? undefined : checkRedis(redis, timeoutMs),
+    database === undefined
+      ? "database: not open"
+      : database.closed
+        ? "the database client is closed"
+        : checkDatabase(database.client, timeoutMs),
   ]);
-  const problems = [redis, database].filter((problem) => problem !== undefined);
-  if (!worker.isConsuming()) problems.push("the consumer loop is not running");
+  for (const problem of checks) if (problem !== undefined) problems.push(problem);
+  problems.push(...worker.progress.problems());
+  if (!worker.isConsuming()) {
+    problems.push(
+      phase === "consumer disabled"
+        ? "the consumer loop is not running (ENABLE_EVENT_CONSUMER=false)"
+        : "the consumer loop is not running",
+    );
+  }
   return problems;
 }
 

@@ -15,6 +15,7 @@ import {
   type StreamStatus,
   withTimeout,
 } from "./stream-status.ts";
+import type { WorkerProgress } from "./worker-progress.ts";
 
 /** The `subscriber` label of outcomes decided before any subscriber (invalid, ignored). */
 export const NO_SUBSCRIBER = "none";
@@ -29,14 +30,16 @@ export interface MetricsSources {
   /** The worker's commands connection; undefined before start-up or with the consumer disabled. */
   redis(): Redis | undefined;
   database(): Database | undefined;
+  /** What the consumer achieves (last read, last commit); undefined before start-up. */
+  progress?(): WorkerProgress | undefined;
   /** How long a scrape may wait for Redis and the database; default 1000 ms. */
   scrapeTimeoutMs?: number;
 }
 
 /** What one scrape read; shared by every gauge of that scrape. */
 interface Snapshot {
-  redisUp: boolean | undefined;
-  databaseUp: boolean | undefined;
+  redisUp: boolean;
+  databaseUp: boolean;
   stream: StreamStatus | undefined;
   group: GroupStatus | undefined;
 }
@@ -70,6 +73,11 @@ export class WorkerMetrics implements ConsumerObserver {
     name: "coursepay_batch_duration_seconds",
     help: "Time to dispatch, commit, dead-letter and ACK one batch",
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly #commitFailures = new Counter({
+    name: "coursepay_commit_failures_total",
+    help: "Batch transactions that failed to commit (each retry counts); they stay pending",
     registers: [this.registry],
   });
   readonly #batchSize = new Histogram({
@@ -126,12 +134,48 @@ export class WorkerMetrics implements ConsumerObserver {
       "Entries in the dead-letter stream",
       (s) => s.stream?.deadLetters ?? null,
     );
-    scraped("coursepay_redis_up", "1 when Redis answered the scrape in time", (s) =>
-      s.redisUp === undefined ? null : Number(s.redisUp),
+    scraped(
+      "coursepay_redis_up",
+      "1 when Redis answered the scrape in time; 0 while down, connecting or not configured",
+      (s) => Number(s.redisUp),
     );
-    scraped("coursepay_database_up", "1 when the database answered the scrape in time", (s) =>
-      s.databaseUp === undefined ? null : Number(s.databaseUp),
+    scraped(
+      "coursepay_database_up",
+      "1 when the database answered the scrape in time; 0 while down, closed or not yet open",
+      (s) => Number(s.databaseUp),
     );
+    const progressGauge = (
+      name: string,
+      help: string,
+      read: (p: WorkerProgress) => number | null,
+    ) => {
+      const gauge: Gauge = new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect: () => {
+          const progress = this.#sources.progress?.();
+          const value = progress === undefined ? null : read(progress);
+          if (value === null) gauge.remove();
+          else gauge.set(value);
+        },
+      });
+    };
+    progressGauge(
+      "coursepay_seconds_since_last_read",
+      "Seconds since a read from the stream last came back (XREADGROUP or XAUTOCLAIM)",
+      (p) => p.secondsSinceLastRead(),
+    );
+    progressGauge(
+      "coursepay_seconds_since_last_commit",
+      "Seconds since a batch last committed in the database",
+      (p) => p.secondsSinceLastCommit(),
+    );
+  }
+
+  /** Called by the consumer when a batch's transaction failed. */
+  commitFailed(): void {
+    this.#commitFailures.inc();
   }
 
   /** Called by the consumer after each batch; cheap and synchronous. */
@@ -177,11 +221,13 @@ export class WorkerMetrics implements ConsumerObserver {
     const database = this.#sources.database();
     const [status, databaseProblem] = await Promise.all([
       redis === undefined ? undefined : this.#readStream(redis, timeoutMs),
-      database === undefined ? undefined : checkDatabase(database.client, timeoutMs),
+      database === undefined || database.closed
+        ? undefined
+        : checkDatabase(database.client, timeoutMs),
     ]);
     return {
-      redisUp: status === undefined ? undefined : status !== null,
-      databaseUp: database === undefined ? undefined : databaseProblem === undefined,
+      redisUp: status !== undefined && status !== null,
+      databaseUp: database !== undefined && !database.closed && databaseProblem === undefined,
       stream: status ?? undefined,
       group: status?.groups[0],
     };

@@ -1,10 +1,16 @@
-import { decodeEntry } from "../contract/decode.ts";
+import { decodeEntry, tooLarge } from "../contract/decode.ts";
+import { describeDatabaseError } from "../db/database-errors.ts";
 import type { BatchEntry, Dispatcher, EntryResult } from "../dispatch/dispatcher.ts";
 import { OUTCOMES, type Outcome } from "../dispatch/outcome.ts";
 import type { Logger } from "../observe/logger.ts";
 import { backoffDelay, sleep } from "./backoff.ts";
-import { type DeadLetter, type DeadLetterWriter, deadLetterFor } from "./dead-letters.ts";
+import type { DeadLetter, DeadLetterWriter } from "./dead-letters.ts";
+import { InHandLease } from "./in-hand-lease.ts";
+import { ParkedDeadLetters } from "./parked-dead-letters.ts";
+import { Reclaimer } from "./reclaimer.ts";
+import { classifyRedisError } from "./redis-errors.ts";
 import { RetrySchedule } from "./retry-schedule.ts";
+import { planSettlement, type SettlePlan } from "./settle-plan.ts";
 import type { StreamEntry, StreamReader } from "./stream-reader.ts";
 
 export interface ConsumerOptions {
@@ -23,9 +29,19 @@ export interface ConsumerOptions {
   rejectSimulated: boolean;
 }
 
+/** What the consumer tells the outside (metrics, readiness, tests); every method optional. */
 export interface ConsumerObserver {
   /** A batch has been committed, dead-lettered and ACKed (or scheduled for retry). */
-  batchSettled(results: readonly EntryResult[], durationSeconds: number): void;
+  batchSettled?(results: readonly EntryResult[], durationSeconds: number): void;
+  /** A read (XREADGROUP or XAUTOCLAIM) has come back, with or without entries. */
+  readCompleted?(): void;
+  /** A batch's transaction has committed (or the batch needed none). */
+  batchCommitted?(): void;
+  /** A batch's transaction has failed; it stays pending and is retried. */
+  commitFailed?(error: unknown): void;
+  /** Redis calls have started failing (`down`) or work again (`up`). */
+  redisDown?(error: unknown): void;
+  redisUp?(): void;
 }
 
 export interface ConsumerDependencies {
@@ -34,39 +50,67 @@ export interface ConsumerDependencies {
   dispatcher: Dispatcher;
   logger: Logger;
   options: ConsumerOptions;
-  /** Told about every settled batch (metrics). */
   observer?: ConsumerObserver;
   /** Recreates the consumer group after Redis reported NOGROUP (stream or group deleted). */
   recreateGroup: () => Promise<void>;
 }
 
+/** Past this, a batch that keeps failing to commit is logged again (once a minute). */
+const REPEAT_LOG_MS = 60_000;
+
 /**
- * The read → dispatch → settle loop. Reads its own pending entries first (those a previous run
- * left), then new ones. An entry is ACKed only once its outcome is durable: the batch's
- * transaction committed, or its dead letter confirmed by Redis.
+ * The read → dispatch → settle loop. Reads its own pending entries first (at start, and again
+ * after any reconnect or failed read, since a lost reply may have delivered entries), then new
+ * ones. An entry is ACKed only once its outcome is durable: the batch's transaction committed,
+ * or its dead letter confirmed by Redis. What to ACK, retry or dead-letter is decided by
+ * planSettlement; the lease keeps what is in hand fresh; the reclaimer takes over dead workers'
+ * entries.
  */
 export class EventConsumer {
   readonly counts: Record<Outcome, number> = Object.fromEntries(
     OUTCOMES.map((outcome) => [outcome, 0]),
   ) as Record<Outcome, number>;
   deadLettered = 0;
-  deletedEntries = 0;
-  reclaimed = 0;
+  #deletedInHand = 0;
 
   readonly #deps: ConsumerDependencies;
   readonly #retries = new RetrySchedule();
+  readonly #parked: ParkedDeadLetters;
+  readonly #reclaimer: Reclaimer;
+  readonly #lease: InHandLease;
   readonly #stopSignal = new AbortController();
-  /** Ids of the batch being processed: kept fresh so no other consumer reclaims them. */
-  readonly #inHand = new Set<string>();
-  #reclaimCursor = "0-0";
-  #nextReclaimAt = 0;
+  /** An id to re-read this consumer's pending entries from; null once caught up. */
+  #pendingCursor: string | null = "0";
   #loop: Promise<void> | undefined;
   #reading = false;
   #redisFailures = 0;
   #databaseFailures = 0;
+  #databaseLoggedAt = 0;
 
   constructor(deps: ConsumerDependencies) {
     this.#deps = deps;
+    const { reader, logger, options } = deps;
+    this.#parked = new ParkedDeadLetters(this.#backoff());
+    this.#reclaimer = new Reclaimer(reader, logger, options);
+    this.#lease = new InHandLease({
+      touch: (ids) => reader.touch(ids),
+      claimIdleMs: options.claimIdleMs,
+      alsoHeld: () => [...this.#retries.ids(), ...this.#parked.ids()],
+      onError: (error) =>
+        logger.debug({ err: error }, "Could not refresh the idle time of entries in hand"),
+    });
+    reader.onReconnected(() => {
+      this.#pendingCursor = "0";
+    });
+  }
+
+  get reclaimed(): number {
+    return this.#reclaimer.reclaimed;
+  }
+
+  /** Entries found deleted from the stream while still pending (ACKed, counted, logged). */
+  get deletedEntries(): number {
+    return this.#deletedInHand + this.#reclaimer.deleted;
   }
 
   start(): void {
@@ -90,63 +134,77 @@ export class EventConsumer {
   }
 
   async #run(): Promise<void> {
-    const heartbeat = setInterval(() => this.#keepInHandFresh(), this.#heartbeatMs());
+    this.#lease.start();
     try {
       await this.#consume();
     } finally {
-      clearInterval(heartbeat);
+      this.#lease.stop();
     }
     await this.#leaveGroupIfIdle();
   }
 
   async #consume(): Promise<void> {
-    const { reader, options } = this.#deps;
-    // "0": start with this consumer's own pending entries; null: caught up, read new ones.
-    let pendingCursor: string | null = "0";
     while (!this.stopping) {
-      const due = this.#dueRetries();
+      const now = Date.now();
+      const parked = this.#parked.due(now);
+      if (parked.length > 0) {
+        await this.#settleParked(parked);
+        continue;
+      }
+      const due = this.#retries.due(now, this.#deps.options.batchSize);
       if (due.length > 0) {
         await this.#process(due);
         continue;
       }
-      if (pendingCursor === null && Date.now() >= this.#nextReclaimAt) {
-        await this.#reclaim();
-        continue;
-      }
-      let entries: StreamEntry[];
-      this.#reading = true;
-      try {
-        entries =
-          pendingCursor !== null
-            ? await reader.readPending(pendingCursor, options.batchSize)
-            : await reader.readNew(options.batchSize, this.#blockTime());
-      } catch (error) {
-        if (this.stopping) break;
-        await this.#onRedisError(error);
-        continue;
-      } finally {
-        this.#reading = false;
-      }
-      this.#onRedisOk();
-      if (pendingCursor !== null) {
-        const last = entries.at(-1);
-        if (last === undefined) {
-          pendingCursor = null;
-          continue;
-        }
-        pendingCursor = last.id;
-        this.#deps.logger.info({ entries: entries.length }, "Re-processing entries left pending");
-      }
-      if (entries.length > 0) await this.#process(entries);
+      const entries = await this.#read();
+      if (entries !== undefined && entries.length > 0) await this.#process(entries);
     }
   }
 
+  /** The next entries: own pending ones first, reclaimed ones when due, else new ones. */
+  async #read(): Promise<StreamEntry[] | undefined> {
+    const { reader, options, observer } = this.#deps;
+    this.#reading = true;
+    try {
+      let entries: StreamEntry[];
+      if (this.#pendingCursor !== null) {
+        entries = await this.#readOwnPending(this.#pendingCursor);
+      } else if (this.#reclaimer.isDue()) {
+        entries = await this.#reclaimer.claimPage();
+      } else {
+        entries = await reader.readNew(options.batchSize, this.#blockTime());
+      }
+      this.#redisOk();
+      observer?.readCompleted?.();
+      return entries;
+    } catch (error) {
+      if (this.stopping) return undefined;
+      this.#pendingCursor = "0";
+      await this.#recover(error);
+      return undefined;
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  /** One page of this consumer's pending entries, less those already waiting in memory. */
+  async #readOwnPending(cursor: string): Promise<StreamEntry[]> {
+    const page = await this.#deps.reader.readPending(cursor, this.#deps.options.batchSize);
+    const last = page.at(-1);
+    this.#pendingCursor = last === undefined ? null : last.id;
+    const entries = page.filter((e) => !this.#retries.has(e.id) && !this.#parked.has(e.id));
+    if (entries.length > 0) {
+      this.#deps.logger.info({ entries: entries.length }, "Re-processing entries left pending");
+    }
+    return entries;
+  }
+
   async #process(entries: readonly StreamEntry[]): Promise<void> {
-    for (const entry of entries) this.#inHand.add(entry.id);
+    this.#lease.hold(entries.map((entry) => entry.id));
     try {
       await this.#processInHand(entries);
     } finally {
-      this.#inHand.clear();
+      this.#lease.releaseAll();
     }
   }
 
@@ -161,14 +219,13 @@ export class EventConsumer {
         continue;
       }
       byId.set(entry.id, entry);
-      batch.push({
-        id: entry.id,
-        fields: entry.fields,
-        decoded: decodeEntry(entry.fields, options),
-      });
+      const decoded = entry.oversized
+        ? tooLarge(entry.oversized.bytes, options.maxEventBytes)
+        : decodeEntry(entry.fields, options);
+      batch.push({ id: entry.id, fields: entry.fields, decoded });
     }
     if (deletedIds.length > 0) {
-      this.deletedEntries += deletedIds.length;
+      this.#deletedInHand += deletedIds.length;
       logger.warn(
         { entry_ids: deletedIds },
         "Pending entries were deleted from the stream before they were processed; acknowledging them",
@@ -177,67 +234,21 @@ export class EventConsumer {
     const started = performance.now();
     const results = batch.length > 0 ? await this.#dispatch(batch) : [];
     if (results === undefined) return; // stopping with the database down: left pending
-    await this.#settle(results, byId, deletedIds);
-    this.#deps.observer?.batchSettled(results, (performance.now() - started) / 1000);
-  }
-
-  /** Runs the batch's transaction, retrying in place (delivery counts untouched) until it commits. */
-  async #dispatch(batch: readonly BatchEntry[]): Promise<EntryResult[] | undefined> {
-    const { dispatcher, logger } = this.#deps;
-    for (;;) {
-      try {
-        const results = await dispatcher.dispatch(batch);
-        if (this.#databaseFailures > 0) {
-          logger.info({ failures: this.#databaseFailures }, "Database available again");
-          this.#databaseFailures = 0;
-        }
-        return results;
-      } catch (error) {
-        this.#databaseFailures++;
-        if (this.#databaseFailures === 1) {
-          logger.error(
-            { err: error, entries: batch.length },
-            "Batch could not be committed; it stays pending and is retried with backoff",
-          );
-        }
-        if (this.stopping) return undefined;
-        await dispatcher.recoverFrom(error).catch((recoverError: unknown) => {
-          logger.warn({ err: recoverError }, "Could not reopen the database; retrying anyway");
-        });
-        await sleep(backoffDelay(this.#databaseFailures, this.#backoff()), this.#stopSignal.signal);
-        if (this.stopping) return undefined;
-      }
-    }
-  }
-
-  async #settle(
-    results: readonly EntryResult[],
-    byId: ReadonlyMap<string, StreamEntry>,
-    alreadyGone: readonly string[],
-  ): Promise<void> {
-    const { logger, options } = this.#deps;
-    const deadLetters: DeadLetter[] = [];
-    const ackIds = [...alreadyGone];
-    const now = Date.now();
-    for (const result of results) {
-      const id = result.entry.id;
-      const entry = byId.get(id) as StreamEntry;
-      const retriesDone = this.#retries.retriesDone(id);
-      const attempts = entry.deliveries + retriesDone;
-      for (const { outcome } of result.outcomes) this.counts[outcome]++;
-      if (result.disposition.kind === "retry" && attempts < options.maxDeliveries) {
-        const nextAttemptAt = now + backoffDelay(retriesDone + 1, this.#backoff());
-        this.#retries.schedule(entry, retriesDone + 1, nextAttemptAt);
-        continue;
-      }
-      this.#retries.remove(id);
-      ackIds.push(id);
-      const letter = deadLetterFor(result, entry.fields ?? [], attempts);
-      if (letter === undefined) continue;
-      deadLetters.push(letter);
+    for (const result of results) for (const { outcome } of result.outcomes) this.counts[outcome]++;
+    const plan = planSettlement(results, byId, deletedIds, {
+      maxDeliveries: options.maxDeliveries,
+      backoff: this.#backoff(),
+      now: Date.now(),
+      retriesDone: (id) => this.#retries.retriesDone(id),
+    });
+    for (const retry of plan.retries)
+      this.#retries.schedule(retry.entry, retry.retries, retry.nextAttemptAt);
+    for (const id of plan.ackIds) this.#retries.remove(id);
+    for (const letter of plan.deadLetters) {
+      this.#retries.remove(letter.originalId);
       logger.warn(
         {
-          entry_id: id,
+          entry_id: letter.originalId,
           trace_id: letter.traceId,
           reason: letter.reason,
           detail: letter.detail,
@@ -246,35 +257,140 @@ export class EventConsumer {
         "Event moved to the dead-letter stream",
       );
     }
-    // Dead letters first, confirmed; only then the ACKs that depend on them.
-    // One round trip: the dead letters, confirmed, then the ACKs that depend on them.
-    const settled = await this.#untilDone(() =>
-      deadLetters.length === 0
-        ? this.#deps.reader.ack(ackIds)
-        : this.#deps.reader.deadLetterThenAck(this.#deps.deadLetters, deadLetters, ackIds),
-    );
-    if (settled) this.deadLettered += deadLetters.length;
+    await this.#settle(plan);
+    this.#deps.observer?.batchSettled?.(results, (performance.now() - started) / 1000);
   }
 
-  /** Retries a Redis write until it succeeds; false when shutdown came first. */
-  async #untilDone(write: () => Promise<void>): Promise<boolean> {
+  /** Runs the batch's transaction, retrying in place (delivery counts untouched) until it commits. */
+  async #dispatch(batch: readonly BatchEntry[]): Promise<EntryResult[] | undefined> {
+    const { dispatcher, logger, observer } = this.#deps;
     for (;;) {
       try {
-        await write();
-        this.#onRedisOk();
-        return true;
+        const results = await dispatcher.dispatch(batch);
+        observer?.batchCommitted?.();
+        if (this.#databaseFailures > 0) {
+          logger.info({ failures: this.#databaseFailures }, "Database available again");
+          this.#databaseFailures = 0;
+        }
+        return results;
       } catch (error) {
-        if (this.stopping && this.#redisFailures > 0) return false;
-        await this.#onRedisError(error);
+        this.#databaseFailures++;
+        observer?.commitFailed?.(error);
+        const now = Date.now();
+        if (this.#databaseFailures === 1 || now - this.#databaseLoggedAt >= REPEAT_LOG_MS) {
+          this.#databaseLoggedAt = now;
+          logger.error(
+            {
+              ...describeDatabaseError(error),
+              entries: batch.length,
+              failures: this.#databaseFailures,
+            },
+            "Batch could not be committed; it stays pending and is retried with backoff",
+          );
+        }
+        if (this.stopping) return undefined;
+        await dispatcher.recoverFrom(error).catch((recoverError: unknown) => {
+          logger.warn(
+            describeDatabaseError(recoverError),
+            "Could not reopen the database; retrying",
+          );
+        });
+        await sleep(backoffDelay(this.#databaseFailures, this.#backoff()), this.#stopSignal.signal);
+        if (this.stopping) return undefined;
       }
     }
   }
 
-  async #onRedisError(error: unknown): Promise<void> {
-    const { logger } = this.#deps;
-    if (errorMessage(error).startsWith("NOGROUP")) {
+  /**
+   * ACKs what is durable and writes the dead letters (then ACKs their entries), retrying while
+   * Redis is away. An error reply that waiting will not cure (WRONGTYPE, a script error) does not
+   * hold the loop: the durable entries are ACKed on their own and the dead letters are parked,
+   * their entries left pending, and written later.
+   */
+  async #settle(plan: SettlePlan): Promise<void> {
+    if (plan.ackIds.length === 0 && plan.deadLetters.length === 0) return;
+    const letters = await this.#withSha256(plan.deadLetters);
+    const { deadLetters, reader, logger } = this.#deps;
+    for (;;) {
+      try {
+        this.deadLettered += await deadLetters.settle(
+          reader.stream,
+          reader.group,
+          plan.ackIds,
+          letters,
+        );
+        this.#redisOk();
+        return;
+      } catch (error) {
+        if (this.stopping && this.#redisFailures > 0) return; // left pending
+        if (classifyRedisError(error) !== "persistent") {
+          await this.#recover(error);
+          if (this.stopping && !reader.connected) return;
+          continue;
+        }
+        logger.error(
+          { err: error, entry_ids: letters.map((letter) => letter.originalId) },
+          "Redis refused to write these dead letters; their entries stay pending and the write is retried with backoff",
+        );
+        this.#parked.park(letters, Date.now());
+        await this.#ackAlone(plan.ackIds);
+        return;
+      }
+    }
+  }
+
+  /** The ACKs of a batch whose dead letters were refused: durable entries must not wait on them. */
+  async #ackAlone(ids: readonly string[]): Promise<void> {
+    for (;;) {
+      try {
+        await this.#deps.reader.ack(ids);
+        return;
+      } catch (error) {
+        if (this.stopping || classifyRedisError(error) === "persistent") {
+          this.#deps.logger.error({ err: error, entry_ids: ids }, "Could not acknowledge entries");
+          return; // they stay pending: re-read and skipped as duplicates
+        }
+        await this.#recover(error);
+      }
+    }
+  }
+
+  async #settleParked(letters: readonly DeadLetter[]): Promise<void> {
+    const { deadLetters, reader } = this.#deps;
+    try {
+      this.deadLettered += await deadLetters.settle(reader.stream, reader.group, [], letters);
+      this.#parked.remove(letters);
+      this.#deps.logger.info(
+        { entry_ids: letters.map((letter) => letter.originalId) },
+        "Parked dead letters written",
+      );
+    } catch (error) {
+      if (classifyRedisError(error) === "persistent") this.#parked.park(letters, Date.now());
+      else await this.#recover(error);
+    }
+  }
+
+  /** Fills in the SHA-256 of oversized entries read as a prefix, reading each one whole, alone. */
+  async #withSha256(letters: DeadLetter[]): Promise<DeadLetter[]> {
+    for (const [index, letter] of letters.entries()) {
+      if (letter.oversized === undefined || letter.oversized.sha256 !== undefined) continue;
+      const sha256 = await this.#deps.reader.sha256Of(letter.originalId).catch(() => undefined);
+      if (sha256 !== undefined)
+        letters[index] = { ...letter, oversized: { ...letter.oversized, sha256 } };
+    }
+    return letters;
+  }
+
+  /**
+   * After a failed Redis call: recreate a vanished group; wait for a lost connection to come
+   * back; back off after an error reply. Logged once per outage, when it starts.
+   */
+  async #recover(error: unknown): Promise<void> {
+    const { logger, reader, observer } = this.#deps;
+    const kind = classifyRedisError(error);
+    if (kind === "nogroup") {
       logger.error(
-        "The consumer group or the stream vanished (NOGROUP): recreating the group. " +
+        "The consumer group or the stream vanished (NOGROUP): recreating the group at 0. " +
           "Entries deleted with the stream cannot be recovered.",
       );
       try {
@@ -286,63 +402,28 @@ export class EventConsumer {
     }
     this.#redisFailures++;
     if (this.#redisFailures === 1) {
-      logger.error({ err: error }, "Redis unavailable; retrying with backoff");
+      logger.error({ err: error, kind }, "Redis unavailable; retrying");
+      observer?.redisDown?.(error);
     }
-    await sleep(backoffDelay(this.#redisFailures, this.#backoff()), this.#stopSignal.signal);
+    const wasConnected = reader.connected;
+    if (!wasConnected) await reader.untilConnected(this.#stopSignal.signal);
+    if (kind !== "connection" || wasConnected) {
+      // An error reply, or a timeout on a link that still looks up: back off before the next try.
+      const cap = kind === "connection" ? { ...this.#backoff(), maxMs: 1_000 } : this.#backoff();
+      await sleep(backoffDelay(this.#redisFailures, cap), this.#stopSignal.signal);
+    }
   }
 
-  #onRedisOk(): void {
+  #redisOk(): void {
     if (this.#redisFailures === 0) return;
     this.#deps.logger.info({ failures: this.#redisFailures }, "Redis available again");
     this.#redisFailures = 0;
-  }
-
-  /** One page of XAUTOCLAIM: entries that dead workers left idle for CLAIM_IDLE_MS or more. */
-  async #reclaim(): Promise<void> {
-    const { reader, logger, options } = this.#deps;
-    let result: Awaited<ReturnType<StreamReader["autoClaim"]>>;
-    try {
-      result = await reader.autoClaim(options.claimIdleMs, this.#reclaimCursor, options.batchSize);
-    } catch (error) {
-      if (!this.stopping) await this.#onRedisError(error);
-      return;
-    }
-    this.#reclaimCursor = result.cursor;
-    if (result.cursor === "0-0") this.#nextReclaimAt = Date.now() + options.claimIdleMs / 2;
-    if (result.deletedIds.length > 0) {
-      this.deletedEntries += result.deletedIds.length;
-      logger.warn(
-        { entry_ids: result.deletedIds },
-        "Entries left pending by another consumer were deleted from the stream before anyone processed them",
-      );
-    }
-    if (result.entries.length === 0) return;
-    this.reclaimed += result.entries.length;
-    logger.warn(
-      { entries: result.entries.length, idle_ms: options.claimIdleMs },
-      "Reclaimed entries another consumer left pending",
-    );
-    await this.#process(result.entries);
-  }
-
-  /**
-   * Resets the idle time of the batch in hand and of entries waiting for an in-place retry, so
-   * they are never reclaimed from under this live worker however long they take.
-   */
-  #keepInHandFresh(): void {
-    const ids = [...this.#inHand, ...this.#retries.ids()];
-    this.#deps.reader.touch(ids).catch((error: unknown) => {
-      this.#deps.logger.debug({ err: error }, "Could not refresh the idle time of entries in hand");
-    });
-  }
-
-  #heartbeatMs(): number {
-    return Math.max(250, Math.floor(this.#deps.options.claimIdleMs / 3));
+    this.#deps.observer?.redisUp?.();
   }
 
   /** A clean stop with nothing pending removes the consumer name, so names do not pile up. */
   async #leaveGroupIfIdle(): Promise<void> {
-    if (this.#retries.size > 0) return;
+    if (this.#retries.size > 0 || this.#parked.size > 0) return;
     try {
       if (await this.#deps.reader.removeConsumerIfIdle()) {
         this.#deps.logger.info("Nothing pending: consumer name removed from the group");
@@ -352,22 +433,18 @@ export class EventConsumer {
     }
   }
 
-  #dueRetries(): StreamEntry[] {
-    return this.#retries.due(Date.now(), this.#deps.options.batchSize);
-  }
-
-  /** Block no longer than until the next retry or reclaim is due. */
+  /** Block no longer than until the next retry, reclaim or parked dead letter is due. */
   #blockTime(): number {
-    const next = Math.min(this.#nextReclaimAt, this.#retries.nextAttemptAt());
-    const untilRetry = Math.ceil(next - Date.now());
-    return Math.max(1, Math.min(this.#deps.options.blockMs, untilRetry));
+    const next = Math.min(
+      this.#reclaimer.nextAt,
+      this.#retries.nextAttemptAt(),
+      this.#parked.nextAttemptAt(),
+    );
+    const untilDue = Math.ceil(next - Date.now());
+    return Math.max(1, Math.min(this.#deps.options.blockMs, untilDue));
   }
 
   #backoff() {
     return { baseMs: this.#deps.options.retryBaseMs, maxMs: this.#deps.options.retryMaxMs };
   }
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,11 +1,18 @@
 import type Redis from "ioredis";
 import type { DeadLetterReason } from "../contract/decode.ts";
 import type { EntryResult } from "../dispatch/dispatcher.ts";
+import { type Oversized, prefixOf, sha256OfFields } from "./oversized-entry.ts";
+import { withScripts } from "./stream-scripts.ts";
 
 export interface DeadLetter {
   originalId: string;
-  /** The original entry's field/value pairs, so a replay republishes it exactly. */
+  /**
+   * The original entry's field/value pairs, so a replay republishes it exactly; for an
+   * oversized entry, only its prefix (see `oversized`).
+   */
   originalFields: readonly string[];
+  /** Set for an entry over MAX_EVENT_BYTES: its dead letter keeps a prefix, size and SHA-256. */
+  oversized?: Oversized | undefined;
   reason: DeadLetterReason;
   detail: string;
   subscriber?: string | undefined;
@@ -26,6 +33,7 @@ export function deadLetterFor(
   result: EntryResult,
   originalFields: readonly string[],
   attempts: number,
+  oversized?: Oversized,
 ): DeadLetter | undefined {
   const { disposition, entry } = result;
   if (disposition.kind === "ack") return undefined;
@@ -33,6 +41,7 @@ export function deadLetterFor(
   const common = {
     originalId: entry.id,
     originalFields,
+    oversized,
     attempts,
     traceId: decoded.ok ? decoded.event.trace_id : decoded.traceId,
     eventType: decoded.ok ? decoded.event.event_type : decoded.eventType,
@@ -63,7 +72,7 @@ export class DeadLetterWriter {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** Writes dead letters; resolves only once Redis has confirmed every one. */
+  /** Writes dead letters (tools and tests); resolves only once Redis has confirmed every one. */
   async write(letters: readonly DeadLetter[]): Promise<void> {
     if (letters.length === 0) return;
     const failedAt = new Date(this.clock()).toISOString();
@@ -76,57 +85,78 @@ export class DeadLetterWriter {
   }
 
   /**
-   * Writes the dead letters, then ACKs `ackIds` on `stream`, in one round trip. A script, so
-   * Redis runs it whole and in order: if any dead letter cannot be written the script stops
-   * there and no entry is ACKed (the ACK never travels in an unconfirmed pipeline with the
-   * writes it depends on).
+   * ACKs `ackIds`, then writes each dead letter and ACKs its entry, in one round trip (a
+   * script, see SETTLE_SCRIPT): an entry is never ACKed before its dead letter is written, and a
+   * dead letter is written only while its entry is still pending, so sending this twice (a lost
+   * reply, a resend) writes nothing twice. Resolves with how many dead letters were written.
    */
-  async writeThenAck(
-    letters: readonly DeadLetter[],
+  async settle(
     stream: string,
     group: string,
     ackIds: readonly string[],
-  ): Promise<void> {
+    letters: readonly DeadLetter[],
+  ): Promise<number> {
     const failedAt = new Date(this.clock()).toISOString();
-    const args: (string | number)[] = [group, letters.length];
+    const args: (string | number)[] = [group, ackIds.length, ...ackIds];
     for (const letter of letters) {
       const fields = deadLetterFields(letter, failedAt);
-      args.push(fields.length, ...fields);
+      args.push(letter.originalId, fields.length, ...fields);
     }
-    args.push(...ackIds);
-    await this.redis.eval(WRITE_THEN_ACK_SCRIPT, 2, this.streamName, stream, ...args);
+    const written = await withScripts(this.redis).coursepaySettle(this.streamName, stream, ...args);
+    return Number(written);
   }
 }
 
 /**
- * KEYS[1] dead-letter stream, KEYS[2] stream; ARGV: group, letter count, then per letter its
- * field count and fields, then the ids to ACK (in chunks: Lua's unpack is limited to ~8,000).
+ * The longest `original` a dead letter carries as JSON; past it, only a prefix, the size and
+ * the SHA-256 are kept. Far below the 1 MB of a Redis with `proto-max-bulk-len 1mb`, whatever
+ * MAX_EVENT_BYTES allows.
  */
-const WRITE_THEN_ACK_SCRIPT = `
-local i = 3
-for _ = 1, tonumber(ARGV[2]) do
-  local n = tonumber(ARGV[i])
-  redis.call('XADD', KEYS[1], '*', unpack(ARGV, i + 1, i + n))
-  i = i + 1 + n
-end
-while i <= #ARGV do
-  local last = math.min(i + 999, #ARGV)
-  redis.call('XACK', KEYS[2], ARGV[1], unpack(ARGV, i, last))
-  i = last + 1
-end
-return 1`;
+export const MAX_ORIGINAL_JSON_CHARS = 256 * 1024;
+/** The longest `detail` (an error message, a list of schema issues) a dead letter keeps. */
+export const MAX_DETAIL_CHARS = 4096;
 
-/** A dead letter as XADD field/value pairs, the layout `coursepay dlq` and operators read. */
+/** `original`, or for an oversized entry `original_prefix`, `original_bytes`, `original_sha256`. */
+function originalFields(letter: DeadLetter): string[] {
+  const { oversized, originalFields: fields } = letter;
+  if (oversized === undefined) {
+    // JSON escaping makes a character at most 6 long, so this never builds more than 1.5 MB.
+    const chars = fields.reduce((sum, field) => sum + field.length, 0);
+    const text = chars <= MAX_ORIGINAL_JSON_CHARS ? JSON.stringify(fields) : undefined;
+    if (text !== undefined && text.length <= MAX_ORIGINAL_JSON_CHARS) return ["original", text];
+    const bytes = fields.reduce((sum, field) => sum + Buffer.byteLength(field), 0);
+    return truncatedOriginal(prefixOf(fields), bytes, sha256OfFields(fields));
+  }
+  return truncatedOriginal(prefixOf(oversized.prefix), oversized.bytes, oversized.sha256);
+}
+
+function truncatedOriginal(
+  prefix: readonly string[],
+  bytes: number,
+  sha256: string | undefined,
+): string[] {
+  const fields = ["original_prefix", JSON.stringify(prefix), "original_bytes", String(bytes)];
+  if (sha256 !== undefined) fields.push("original_sha256", sha256);
+  return fields;
+}
+
+/**
+ * A dead letter as XADD field/value pairs, the layout `coursepay dlq` and operators read. Bounded
+ * whatever the entry held: `original` (or its prefix), `detail` and the hints are capped.
+ */
 export function deadLetterFields(letter: DeadLetter, failedAt: string): string[] {
+  const detail =
+    letter.detail.length > MAX_DETAIL_CHARS
+      ? `${letter.detail.slice(0, MAX_DETAIL_CHARS)}… (${letter.detail.length} characters)`
+      : letter.detail;
   const fields = [
     "original_id",
     letter.originalId,
-    "original",
-    JSON.stringify(letter.originalFields),
+    ...originalFields(letter),
     "reason",
     letter.reason,
     "detail",
-    letter.detail,
+    detail,
     "attempts",
     String(letter.attempts),
     "failed_at",

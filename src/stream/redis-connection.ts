@@ -10,19 +10,69 @@ export class UnsupportedRedisError extends Error {
 export interface RedisConnectionOptions {
   /** Shown by CLIENT LIST, so an operator can tell the worker's connections apart. */
   connectionName: string;
-  /** Fail a command after this many reconnect attempts (null: wait for Redis to come back). */
+  /**
+   * REDIS_TIMEOUT_MS: a command not answered this long means the connection is dead. Bounds
+   * every command (`commandTimeout`) and drops the socket when nothing arrives for that long while
+   * a reply is owed (`socketTimeout`), so a connection that went silent (no FIN, no RST) is
+   * reopened instead of waited on for ever. Also the TCP connect timeout.
+   * @defaultValue 5000
+   */
+  timeoutMs?: number;
+  /** The longest BLOCK this connection sends (BLOCK_MS): its replies may take that much longer. */
+  blockMs?: number;
+  /**
+   * The worker's connections: a command sent while the connection is down fails at once, and
+   * one in flight when it drops fails at once instead of being resent after the reconnect. The
+   * consumer then waits for the connection and re-reads its own pending entries, so nothing runs
+   * behind its back and nothing delivered in a lost reply waits for XAUTOCLAIM.
+   */
+  failFast?: boolean;
+  /** Without failFast: fail a command after this many reconnect attempts (null: wait). */
   maxRetriesPerRequest?: number | null;
 }
 
+/** The default of REDIS_TIMEOUT_MS. */
+export const DEFAULT_REDIS_TIMEOUT_MS = 5_000;
+/** TCP keepalive probes start after this much idle time: keeps NAT entries alive, finds dead peers. */
+const KEEPALIVE_DELAY_MS = 10_000;
+/** Reconnect attempts back off to this: a path that comes back is used within a second. */
+const MAX_RECONNECT_DELAY_MS = 1_000;
+
 export function createRedis(url: string, options: RedisConnectionOptions): Redis {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
+  const answerWithinMs = timeoutMs + (options.blockMs ?? 0);
+  const retries: RedisOptions = options.failFast
+    ? { enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false }
+    : { maxRetriesPerRequest: options.maxRetriesPerRequest ?? null };
   return new Redis({
     ...redisOptionsFromUrl(url),
+    ...retries,
     connectionName: options.connectionName,
-    maxRetriesPerRequest: options.maxRetriesPerRequest ?? null,
-    // Reconnect for ever, backing off to 2 s between attempts.
-    retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
+    connectTimeout: timeoutMs,
+    commandTimeout: answerWithinMs,
+    socketTimeout: answerWithinMs,
+    keepAlive: KEEPALIVE_DELAY_MS,
+    retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
     lazyConnect: true,
     enableReadyCheck: true,
+  });
+}
+
+/**
+ * Resolves once `redis` is ready (connecting it if it is not trying already), or as soon as
+ * `signal` aborts. Never rejects: ioredis keeps reconnecting with its retry strategy.
+ */
+export function untilReady(redis: Redis, signal: AbortSignal): Promise<void> {
+  if (redis.status === "ready" || signal.aborted) return Promise.resolve();
+  if (redis.status === "wait") redis.connect().catch(() => {});
+  return new Promise((resolve) => {
+    const done = () => {
+      redis.off("ready", done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    redis.on("ready", done);
+    signal.addEventListener("abort", done, { once: true });
   });
 }
 

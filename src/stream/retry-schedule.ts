@@ -28,6 +28,10 @@ export class RetrySchedule {
     this.#waiting.delete(id);
   }
 
+  has(id: string): boolean {
+    return this.#waiting.has(id);
+  }
+
   /** Up to `limit` entries whose time has come. */
   due(now: number, limit: number): StreamEntry[] {
     const due: StreamEntry[] = [];

@@ -1,12 +1,20 @@
 import type Redis from "ioredis";
-import type { DeadLetter, DeadLetterWriter } from "./dead-letters.ts";
+import { entrySize } from "../contract/wire-format.ts";
+import { type Oversized, oversizedEntry } from "./oversized-entry.ts";
+import { untilReady } from "./redis-connection.ts";
+import { type GuardedReply, withScripts } from "./stream-scripts.ts";
 
 export interface StreamEntry {
   readonly id: string;
-  /** null when the entry is still pending but was deleted from the stream (XDEL, trimming). */
+  /**
+   * null when the entry is still pending but was deleted from the stream (XDEL, trimming). For
+   * an oversized entry, only a prefix of its fields (see `oversized`).
+   */
   readonly fields: readonly string[] | null;
   /** How many times Redis has delivered it, this delivery included. */
   readonly deliveries: number;
+  /** Set when the entry is over MAX_EVENT_BYTES: it was never read whole into this process. */
+  readonly oversized?: Oversized;
 }
 
 export interface AutoClaimResult {
@@ -14,6 +22,14 @@ export interface AutoClaimResult {
   cursor: string;
   entries: StreamEntry[];
   deletedIds: string[];
+}
+
+export interface StreamReaderOptions {
+  stream: string;
+  group: string;
+  consumer: string;
+  /** MAX_EVENT_BYTES: larger entries come back as a prefix, their size and (later) SHA-256. */
+  maxEventBytes: number;
 }
 
 /** KEYS[1] stream; ARGV group, consumer, ids…: XCLAIM (idle 0, JUSTID) the ids still ours. */
@@ -33,55 +49,65 @@ if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then retu
 redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 return 1`;
 
-type XReadGroupReply = [stream: string, entries: [id: string, fields: string[] | null][]][] | null;
+type RawEntry = [id: string, fields: string[] | null];
+type XReadGroupReply = [stream: string, entries: RawEntry[]][] | null;
 
 /**
- * XREADGROUP for one consumer: its own pending entries after `cursor`, or new ones with ">".
+ * XREADGROUP and XAUTOCLAIM for one consumer. Every read that may return many entries runs
+ * through a script that cuts entries over MAX_EVENT_BYTES down to a prefix inside Redis, so a
+ * batch never brings more than BATCH_SIZE × MAX_EVENT_BYTES into this process. Only the idle
+ * wait is a plain blocking XREADGROUP, for one entry (scripts cannot block).
+ *
  * Reads go through `blocking`, a connection of their own that `interrupt()` may close to end a
  * blocked read at shutdown; everything else goes through `commands`.
  */
 export class StreamReader {
+  readonly #stream: string;
+  readonly #group: string;
+  readonly #consumer: string;
+  readonly #maxEventBytes: number;
+
   constructor(
     private readonly blocking: Redis,
     private readonly commands: Redis,
-    private readonly stream: string,
-    private readonly group: string,
-    private readonly consumer: string,
-  ) {}
+    options: StreamReaderOptions,
+  ) {
+    this.#stream = options.stream;
+    this.#group = options.group;
+    this.#consumer = options.consumer;
+    this.#maxEventBytes = options.maxEventBytes;
+  }
 
-  /** New entries, waiting up to `blockMs` for the first. */
+  get stream(): string {
+    return this.#stream;
+  }
+
+  get group(): string {
+    return this.#group;
+  }
+
+  /** New entries: up to `count` at once when there are any, else waits up to `blockMs` for one. */
   async readNew(count: number, blockMs: number): Promise<StreamEntry[]> {
+    const ready = await this.#guarded("new", ">", count);
+    if (ready.entries.length > 0 || blockMs <= 0) return ready.entries;
     const reply = (await this.blocking.xreadgroup(
       "GROUP",
-      this.group,
-      this.consumer,
+      this.#group,
+      this.#consumer,
       "COUNT",
-      count,
+      1,
       "BLOCK",
       blockMs,
       "STREAMS",
-      this.stream,
+      this.#stream,
       ">",
     )) as XReadGroupReply;
-    return (reply?.[0]?.[1] ?? []).map(([id, fields]) => ({ id, fields, deliveries: 1 }));
+    return (reply?.[0]?.[1] ?? []).map(([id, fields]) => this.#whole(id, fields, 1));
   }
 
-  /**
-   * This consumer's pending entries with ids above `cursor` (its history). Their delivery
-   * counts come from XPENDING, which this read has just raised by one.
-   */
+  /** This consumer's pending entries with ids above `cursor` (its history), with delivery counts. */
   async readPending(cursor: string, count: number): Promise<StreamEntry[]> {
-    const reply = (await this.blocking.xreadgroup(
-      "GROUP",
-      this.group,
-      this.consumer,
-      "COUNT",
-      count,
-      "STREAMS",
-      this.stream,
-      cursor,
-    )) as XReadGroupReply;
-    return this.#withDeliveries(reply?.[0]?.[1] ?? []);
+    return (await this.#guarded("pending", cursor, count)).entries;
   }
 
   /**
@@ -90,31 +116,28 @@ export class StreamReader {
    * from the pending list).
    */
   async autoClaim(minIdleMs: number, cursor: string, count: number): Promise<AutoClaimResult> {
-    const [next, claimed, deletedIds] = (await this.commands.xautoclaim(
-      this.stream,
-      this.group,
-      this.consumer,
-      minIdleMs,
-      cursor,
-      "COUNT",
-      count,
-    )) as [string, [id: string, fields: string[] | null][], string[]];
-    const live = claimed.filter((entry) => entry[0] !== undefined);
-    return {
-      cursor: next,
-      entries: await this.#withDeliveries(live),
-      deletedIds: deletedIds ?? [],
-    };
+    const reply = await this.#guarded("claim", cursor, count, minIdleMs);
+    return { cursor: reply.cursor, entries: reply.entries, deletedIds: reply.deletedIds };
+  }
+
+  /**
+   * The SHA-256 of an oversized entry, read whole on its own (one such entry in memory at a
+   * time) and dropped; undefined when it is no longer in the stream.
+   */
+  async sha256Of(id: string): Promise<string | undefined> {
+    const [entry] = (await this.commands.xrange(this.#stream, id, id)) as RawEntry[];
+    if (entry?.[1] === undefined || entry[1] === null) return undefined;
+    return oversizedEntry(entry[1], entrySize(entry[1]), true).sha256;
   }
 
   /**
    * Resets the idle time of entries this consumer still owns, so a long batch is not reclaimed
    * from under it. Atomic (a script), so an entry another consumer has claimed meanwhile is
-   * left alone; JUSTID keeps delivery counts unchanged.
+   * left alone; JUSTID keeps delivery counts unchanged. Safe to run twice.
    */
   async touch(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.commands.eval(TOUCH_SCRIPT, 1, this.stream, this.group, this.consumer, ...ids);
+    await this.commands.eval(TOUCH_SCRIPT, 1, this.#stream, this.#group, this.#consumer, ...ids);
   }
 
   /** Removes this consumer's name from the group if it owns no pending entry; true if removed. */
@@ -122,44 +145,84 @@ export class StreamReader {
     const removed = await this.commands.eval(
       DELETE_IF_IDLE_SCRIPT,
       1,
-      this.stream,
-      this.group,
-      this.consumer,
+      this.#stream,
+      this.#group,
+      this.#consumer,
     );
     return removed === 1;
   }
 
-  async #withDeliveries(entries: [id: string, fields: string[] | null][]): Promise<StreamEntry[]> {
-    const first = entries[0];
-    const last = entries.at(-1);
-    if (first === undefined || last === undefined) return [];
-    const pending = (await this.commands.xpending(
-      this.stream,
-      this.group,
-      first[0],
-      last[0],
-      entries.length,
-      this.consumer,
-    )) as [id: string, consumer: string, idleMs: number, deliveries: number][];
-    const deliveries = new Map(pending.map(([id, , , count]) => [id, count]));
-    return entries.map(([id, fields]) => ({ id, fields, deliveries: deliveries.get(id) ?? 1 }));
-  }
-
+  /** XACK; acknowledging an entry twice is harmless. */
   async ack(ids: readonly string[]): Promise<void> {
-    if (ids.length > 0) await this.commands.xack(this.stream, this.group, ...ids);
+    if (ids.length > 0) await this.commands.xack(this.#stream, this.#group, ...ids);
   }
 
-  /** Writes `letters` with `writer`, then ACKs `ids`, in one round trip (see writeThenAck). */
-  async deadLetterThenAck(
-    writer: DeadLetterWriter,
-    letters: readonly DeadLetter[],
-    ids: readonly string[],
-  ): Promise<void> {
-    await writer.writeThenAck(letters, this.stream, this.group, ids);
+  /** Resolves once both connections are ready again, or when `signal` aborts. */
+  async untilConnected(signal: AbortSignal): Promise<void> {
+    await untilReady(this.blocking, signal);
+    await untilReady(this.commands, signal);
+  }
+
+  /** True when both connections are ready now. */
+  get connected(): boolean {
+    return this.blocking.status === "ready" && this.commands.status === "ready";
+  }
+
+  /**
+   * Calls `listener` each time either connection is ready again after it was lost: whatever
+   * was in flight then may have been delivered or claimed without this consumer hearing of it.
+   */
+  onReconnected(listener: () => void): void {
+    for (const connection of [this.blocking, this.commands]) {
+      let lost = false;
+      connection.on("close", () => {
+        lost = true;
+      });
+      connection.on("ready", () => {
+        if (lost) listener();
+        lost = false;
+      });
+    }
   }
 
   /** Ends a blocked read now; what Redis had delivered stays pending, read again on restart. */
   interrupt(): void {
     this.blocking.disconnect();
+  }
+
+  async #guarded(
+    mode: "new" | "pending" | "claim",
+    cursor: string,
+    count: number,
+    minIdleMs = 0,
+  ): Promise<{ entries: StreamEntry[]; cursor: string; deletedIds: string[] }> {
+    const reply = (await withScripts(this.blocking).coursepayRead(
+      this.#stream,
+      mode,
+      this.#group,
+      this.#consumer,
+      count,
+      this.#maxEventBytes,
+      cursor,
+      minIdleMs,
+    )) as GuardedReply;
+    const [raw, sizes, deliveries, next, deletedIds] = reply;
+    const entries = raw.map(([id, fields], i) => {
+      const size = sizes[i] ?? 0;
+      const delivered = mode === "new" ? 1 : (deliveries[i] ?? 1);
+      if (fields === null || size <= this.#maxEventBytes)
+        return { id, fields, deliveries: delivered };
+      return { id, fields, deliveries: delivered, oversized: oversizedEntry(fields, size, false) };
+    });
+    return { entries, cursor: next ?? "0-0", deletedIds: deletedIds ?? [] };
+  }
+
+  /** An entry read whole (the idle wait): an oversized one is cut down here, hashed on the way. */
+  #whole(id: string, fields: string[] | null, deliveries: number): StreamEntry {
+    if (fields === null) return { id, fields, deliveries };
+    const size = entrySize(fields);
+    if (size <= this.#maxEventBytes) return { id, fields, deliveries };
+    const oversized = oversizedEntry(fields, size, true);
+    return { id, fields: oversized.prefix, deliveries, oversized };
   }
 }

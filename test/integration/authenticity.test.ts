@@ -1,7 +1,7 @@
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { signData } from "../../src/contract/signature.ts";
 import { PaycoreSimulator } from "../../src/simulator/paycore-simulator.ts";
-import type { Worker } from "../../src/worker.ts";
+import type { StartedWorker as Worker } from "../../src/worker.ts";
 import {
   countRows,
   paymentEnvelope,

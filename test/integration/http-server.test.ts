@@ -4,7 +4,7 @@ import type { Config } from "../../src/config/config.ts";
 import { type HttpServer, startHttpServer } from "../../src/observe/http-server.ts";
 import { silentLogger } from "../../src/observe/logger.ts";
 import { WorkerMetrics } from "../../src/observe/metrics.ts";
-import { startWorker, type Worker } from "../../src/worker.ts";
+import { startWorker, type StartedWorker as Worker } from "../../src/worker.ts";
 import {
   type RestartableRedis,
   restartableRedis,
@@ -112,7 +112,7 @@ describe("HTTP endpoints of a running worker", () => {
     await worker?.stop();
     const response = await get(server, "/readyz");
     expect(response.status).toBe(503);
-    expect(response.body).toContain("the consumer loop is not running");
+    expect(response.body).toBe("not ready: stopped\n");
   });
 });
 

@@ -4,7 +4,7 @@ import { encodeDataForm } from "../../src/contract/wire-format.ts";
 import { type HttpServer, startHttpServer } from "../../src/observe/http-server.ts";
 import { silentLogger } from "../../src/observe/logger.ts";
 import { WorkerMetrics } from "../../src/observe/metrics.ts";
-import { startWorker, type Worker } from "../../src/worker.ts";
+import { startWorker, type StartedWorker as Worker } from "../../src/worker.ts";
 import { uniqueName } from "../support/fixtures.ts";
 import {
   publishFields,
@@ -132,7 +132,7 @@ describe("metrics after a known set of events", () => {
 });
 
 describe("WorkerMetrics", () => {
-  test("each instance has its own registry, and without a worker no stream figures are made up", async () => {
+  test("each instance has its own registry; without a worker no stream figures are made up, and the _up gauges say 0", async () => {
     const config = testConfig();
     const first = metricsFor(config, () => undefined);
     const second = metricsFor(config, () => undefined);
@@ -141,6 +141,8 @@ describe("WorkerMetrics", () => {
     expect(a.body).toBe(b.body);
     expect(a.body).toContain("# TYPE coursepay_group_lag gauge");
     expect(samples(a.body, "coursepay_group_lag")).toEqual([]);
-    expect(samples(a.body, "coursepay_redis_up")).toEqual([]);
+    // An `== 0` alert must fire while the worker cannot reach Redis or the database.
+    expect(samples(a.body, "coursepay_redis_up")).toEqual(["coursepay_redis_up 0"]);
+    expect(samples(a.body, "coursepay_database_up")).toEqual(["coursepay_database_up 0"]);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
-import type { Worker } from "../../src/worker.ts";
+import type { StartedWorker as Worker } from "../../src/worker.ts";
 import {
   countRows,
   publishPayment,

@@ -17,6 +17,7 @@ describe("loadConfig", () => {
   test("an empty environment gives the documented defaults", () => {
     expect(loadConfig({})).toEqual({
       redisUrl: "redis://127.0.0.1:6379",
+      redisTimeoutMs: 5000,
       databaseUrl: `file:${path.resolve(process.cwd(), "data/coursepay.db")}`,
       databaseFilePath: path.resolve(process.cwd(), "data/coursepay.db"),
       databaseAuthToken: undefined,

@@ -1,0 +1,63 @@
+/**
+ * What a Redis failure means for the consumer, decided in one place (as db/database-errors.ts
+ * does for the database), so the loop tests a kind, never a message:
+ * - `connection`: the link is down, timed out or was dropped; wait for the reconnect, then
+ *   re-read this consumer's pending entries (a lost reply may have delivered some).
+ * - `nogroup`: the stream or the group is gone; recreate the group.
+ * - `transient`: Redis answered with an error that waiting cures (loading, a failover, busy
+ *   with a script, out of memory); retry with backoff.
+ * - `persistent`: an error reply that waiting will not cure (WRONGTYPE, a script error, a
+ *   refused command); log it with the entries concerned and move on without them.
+ */
+import { ReplyError } from "ioredis";
+
+export type RedisErrorKind = "connection" | "nogroup" | "transient" | "persistent";
+
+/** Error-reply codes (the reply's first word) that a later attempt may not see again. */
+const TRANSIENT_CODES = new Set([
+  "LOADING",
+  "BUSY",
+  "MASTERDOWN",
+  "READONLY",
+  "TRYAGAIN",
+  "CLUSTERDOWN",
+  "MOVED",
+  "ASK",
+  "NOREPLICAS",
+  "OOM",
+  "NOAUTH",
+  "UNBLOCKED",
+]);
+
+/** ioredis' own errors for a link that is not there (its classes or fixed messages). */
+const CONNECTION_MESSAGES = [
+  "Connection is closed.",
+  "Command timed out",
+  "Stream isn't writeable and enableOfflineQueue options is false",
+  "Command aborted due to connection close",
+  "Socket timeout",
+];
+
+const CONNECTION_ERROR_NAMES = new Set([
+  "AbortError",
+  "MaxRetriesPerRequestError",
+  "InterruptError",
+]);
+
+export function classifyRedisError(error: unknown): RedisErrorKind {
+  if (!(error instanceof Error)) return "persistent";
+  if (error instanceof ReplyError || error.name === "ReplyError") {
+    const code = replyCode(error);
+    if (code === "NOGROUP") return "nogroup";
+    return TRANSIENT_CODES.has(code) ? "transient" : "persistent";
+  }
+  if (CONNECTION_ERROR_NAMES.has(error.name)) return "connection";
+  if (typeof (error as NodeJS.ErrnoException).code === "string") return "connection"; // ECONNRESET, …
+  if (CONNECTION_MESSAGES.some((message) => error.message.startsWith(message))) return "connection";
+  return "persistent";
+}
+
+/** The code of an error reply: its first word (`WRONGTYPE`, `NOGROUP`, `ERR`, …). */
+export function replyCode(error: Error): string {
+  return /^[A-Z]+/.exec(error.message)?.[0] ?? "";
+}
