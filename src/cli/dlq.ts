@@ -100,8 +100,10 @@ async function listCommand(args: string[]): Promise<number> {
 async function replayCommand(args: string[]): Promise<number> {
   const target = parseTarget("replay", args);
   return withStore(async (store) => {
-    const print = (r: Replayed) =>
-      console.log(`replayed ${r.id} as ${r.newId}${r.traceId ? ` (trace_id ${r.traceId})` : ""}`);
+    const print = (r: Replayed) => {
+      const as = r.newId === undefined ? "(already replayed: a reply was lost)" : `as ${r.newId}`;
+      console.log(`replayed ${r.id} ${as}${r.traceId ? ` (trace_id ${r.traceId})` : ""}`);
+    };
     const result =
       target === "all" ? await store.replayAll(print) : await store.replay(target, print);
     rejectMissing("replay", store.deadLetterStream, result.missing, "replayed");

@@ -6,6 +6,7 @@
 import type Redis from "ioredis";
 import * as v from "valibot";
 import { deadLetterStreamName } from "./dead-letters.ts";
+import { redisErrorMessage } from "./redis-errors.ts";
 
 /** One entry of the dead-letter stream, as read back. */
 export interface StoredDeadLetter {
@@ -17,6 +18,11 @@ export interface StoredDeadLetter {
   original: string[] | undefined;
   /** `original` as stored, for a dead letter whose `original` could not be read. */
   originalText: string;
+  /**
+   * For an entry too large to keep whole: its size in bytes and SHA-256 (`original_bytes`,
+   * `original_sha256`); `originalText` then holds `original_prefix`.
+   */
+  truncated?: { bytes: number; sha256: string | undefined } | undefined;
   reason: string;
   detail: string;
   /** undefined when the stored value is not a whole number. */
@@ -31,8 +37,11 @@ export interface StoredDeadLetter {
 export interface Replayed {
   /** The dead letter's id (now deleted). */
   id: string;
-  /** The id of the entry XADDed to the main stream. */
-  newId: string;
+  /**
+   * The id of the entry XADDed to the main stream; undefined when the reply was lost and the
+   * resent call found the dead letter already replayed.
+   */
+  newId: string | undefined;
   traceId?: string | undefined;
 }
 
@@ -60,6 +69,18 @@ export interface DeadLetterStoreOptions {
    */
   pageSize?: number;
 }
+
+/**
+ * KEYS[1] dead-letter stream, KEYS[2] stream; ARGV[1] the dead letter's id, then its original
+ * fields. XADDs them only while the dead letter is still there, then deletes it: one script, so
+ * a call resent after a lost reply finds it gone and puts nothing on the stream twice. A failing
+ * XADD stops before the XDEL, so the dead letter stays. Reply: the new entry id, or nil.
+ */
+const REPLAY_SCRIPT = `
+if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return false end
+local id = redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))
+redis.call('XDEL', KEYS[1], ARGV[1])
+return id`;
 
 /** A complete stream entry id: `<milliseconds>-<sequence>`. */
 export const ENTRY_ID = /^\d{1,20}-\d{1,20}$/;
@@ -196,20 +217,25 @@ export class DeadLetterStore {
     result: ReplayResult,
     onReplayed: ((replayed: Replayed) => void) | undefined,
   ): Promise<string | undefined> {
+    if (letter.truncated !== undefined) {
+      return `its original (${letter.truncated.bytes} bytes) was too large to keep; only a prefix is stored, so it cannot be replayed`;
+    }
     if (letter.original === undefined) {
       return "its original is not a JSON array of field/value pairs";
     }
-    let newId: string;
+    let newId: string | undefined;
     try {
-      newId = (await this.redis.xadd(this.stream, "*", ...letter.original)) as string;
+      const reply = await this.redis.eval(
+        REPLAY_SCRIPT,
+        2,
+        this.deadLetterStream,
+        this.stream,
+        letter.id,
+        ...letter.original,
+      );
+      newId = typeof reply === "string" ? reply : undefined;
     } catch (error) {
       return `XADD ${this.stream} failed: ${messageOf(error)}`;
-    }
-    try {
-      await this.redis.xdel(this.deadLetterStream, letter.id);
-    } catch (error) {
-      // The event is back on the stream; replaying the dead letter again is harmless.
-      return `replayed as ${newId} but not removed from ${this.deadLetterStream}: ${messageOf(error)}`;
     }
     const replayed = { id: letter.id, newId, traceId: letter.traceId };
     result.replayed.push(replayed);
@@ -252,13 +278,19 @@ export function parseDeadLetter(id: string, fields: readonly string[]): StoredDe
   for (let i = 0; i + 1 < fields.length; i += 2) {
     values.set(fields[i] as string, fields[i + 1] as string);
   }
-  const originalText = values.get("original") ?? "";
+  const prefix = values.get("original_prefix");
+  const originalText = values.get("original") ?? prefix ?? "";
   const attempts = values.get("attempts") ?? "";
+  const bytes = values.get("original_bytes") ?? "";
   return {
     id,
     originalId: values.get("original_id") ?? "",
-    original: parseOriginal(originalText),
+    original: prefix === undefined ? parseOriginal(originalText) : undefined,
     originalText,
+    truncated:
+      prefix === undefined
+        ? undefined
+        : { bytes: Number(bytes) || 0, sha256: values.get("original_sha256") },
     reason: values.get("reason") ?? "",
     detail: values.get("detail") ?? "",
     attempts: /^\d{1,15}$/.test(attempts) ? Number(attempts) : undefined,
@@ -289,5 +321,5 @@ export function compareEntryIds(a: string, b: string): number {
 }
 
 function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return redisErrorMessage(error);
 }

@@ -61,3 +61,9 @@ export function classifyRedisError(error: unknown): RedisErrorKind {
 export function replyCode(error: Error): string {
   return /^[A-Z]+/.exec(error.message)?.[0] ?? "";
 }
+
+/** An error's message without the " script: <sha>, on @user_script:N." Redis adds inside scripts. */
+export function redisErrorMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/ script: [0-9a-f]{40}, on @user_script:\d+\.$/, "");
+}

@@ -6,6 +6,7 @@ import {
   DeadLetterWriter,
   deadLetterStreamName,
 } from "../../src/stream/dead-letters.ts";
+import { startFaultProxy } from "../support/fault-proxy.ts";
 import { freePort, testRedisUrl, uniqueName } from "../support/fixtures.ts";
 import { runCoursepay } from "../support/run-coursepay.ts";
 
@@ -199,6 +200,31 @@ describe("DeadLetterStore", () => {
     const again = await store.replay([ids[2] as string, ids[1] as string]);
     expect(again.replayed.map((r) => r.id)).toEqual([ids[1], ids[2]] as string[]);
     expect(await dlqIds(stream)).toEqual([ids[0] as string]);
+  });
+
+  test("a replay whose reply is lost is resent by ioredis and puts the event on the stream once", async () => {
+    const { stream, ids } = await seed([dataLetter("evt_lost_reply")]);
+    const target = new URL(testRedisUrl());
+    const proxy = await startFaultProxy({ host: target.hostname, port: Number(target.port) });
+    // A client as the CLI makes it: ioredis resends a command whose reply never came.
+    const client = new Redis(proxy.url, { maxRetriesPerRequest: 1 });
+    try {
+      const rule = proxy.failReply({
+        match: (cmd) =>
+          (cmd.name === "EVAL" || cmd.name === "EVALSHA") && cmd.args.includes(ids[0] as string),
+        action: "cut-after-start",
+      });
+      const result = await new DeadLetterStore(client, stream).replay([ids[0] as string]);
+      await rule.fired;
+      expect(result.failed).toBeUndefined();
+      expect(result.replayed.map((r) => r.id)).toEqual([ids[0] as string]);
+      // The resent script found the dead letter gone: one copy on the stream, none left.
+      expect(await mainStream(stream)).toHaveLength(1);
+      expect(await dlqIds(stream)).toEqual([]);
+    } finally {
+      client.disconnect();
+      await proxy.close();
+    }
   });
 
   test("purge deletes the ids given, or nothing when one is unknown", async () => {
