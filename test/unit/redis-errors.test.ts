@@ -1,0 +1,69 @@
+import { describe, expect, test } from "bun:test";
+import { ReplyError } from "ioredis";
+import { classifyRedisError, redisErrorMessage } from "../../src/stream/redis-errors.ts";
+
+function reply(message: string): Error {
+  return new ReplyError(message);
+}
+
+describe("classifyRedisError", () => {
+  test("a lost, timed-out or refused link is a connection error", () => {
+    expect(classifyRedisError(new Error("Command timed out"))).toBe("connection");
+    expect(classifyRedisError(new Error("Connection is closed."))).toBe("connection");
+    expect(
+      classifyRedisError(
+        new Error("Stream isn't writeable and enableOfflineQueue options is false"),
+      ),
+    ).toBe("connection");
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), {
+      code: "ECONNREFUSED",
+    });
+    expect(classifyRedisError(refused)).toBe("connection");
+    const aborted = new Error("Reached the max retries per request limit");
+    aborted.name = "MaxRetriesPerRequestError";
+    expect(classifyRedisError(aborted)).toBe("connection");
+  });
+
+  test("NOGROUP, also from inside a script, means the group must be recreated", () => {
+    expect(classifyRedisError(reply("NOGROUP No such key 's' or consumer group 'g'"))).toBe(
+      "nogroup",
+    );
+  });
+
+  test("replies that waiting cures are transient", () => {
+    for (const code of [
+      "LOADING",
+      "BUSY",
+      "MASTERDOWN",
+      "READONLY",
+      "TRYAGAIN",
+      "CLUSTERDOWN",
+      "OOM",
+    ]) {
+      expect(classifyRedisError(reply(`${code} something`))).toBe("transient");
+    }
+  });
+
+  test("WRONGTYPE, script errors and unknown replies are persistent", () => {
+    expect(
+      classifyRedisError(
+        reply(
+          "WRONGTYPE Operation against a key holding the wrong kind of value script: 0123, on @user_script:3.",
+        ),
+      ),
+    ).toBe("persistent");
+    expect(
+      classifyRedisError(reply("ERR user_script:1: Script attempted to access nonexistent global")),
+    ).toBe("persistent");
+    expect(classifyRedisError("a string")).toBe("persistent");
+  });
+});
+
+describe("redisErrorMessage", () => {
+  test("drops the script location Redis appends", () => {
+    const sha = "ae78014880a67e49cd0c2d653f72b957a77f6452";
+    expect(
+      redisErrorMessage(reply(`WRONGTYPE Operation x script: ${sha}, on @user_script:3.`)),
+    ).toBe("WRONGTYPE Operation x");
+  });
+});
