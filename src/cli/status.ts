@@ -18,6 +18,7 @@ import {
   UnsupportedRedisError,
 } from "../stream/redis-connection.ts";
 import { textTable } from "./text-table.ts";
+import { probeLocalWorker, type WorkerReport } from "./worker-probe.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./usage-error.ts";
 
 export const STATUS_HELP = `Usage: coursepay status [--json]
@@ -28,6 +29,8 @@ Shows, for EVENT_STREAM on REDIS_URL and the database at DATABASE_URL:
              ACKed), the idle time of the oldest pending entry, and each consumer with its
              pending count and idle time; * marks CONSUMER_GROUP
   database   enrollments, processed events and the last processed event
+  worker     with HTTP_PORT set, this host's worker: seconds since its last read and its last
+             commit, failed commits and readiness, from its /metrics and /readyz
 A table on a terminal; with --json one JSON object (times in milliseconds).
 
 Exit codes: 0 shown, 1 CONSUMER_GROUP missing or Redis/the database unreachable (one line on
@@ -52,12 +55,16 @@ export async function statusCommand(args: string[]): Promise<number> {
     console.error(`coursepay: ${missingGroup(config, stream)}`);
     return EXIT_FAILURE;
   }
-  const database = await readDatabase(config);
+  const [database, worker] = await Promise.all([readDatabase(config), probeLocalWorker(config)]);
   const now = Date.now();
   console.log(
     values.json
-      ? JSON.stringify(toJson(config, stream, database, now), null, 2)
-      : formatStatus(config, stream, database, now),
+      ? JSON.stringify(
+          { ...toJson(config, stream, database, now), worker: workerJson(worker) },
+          null,
+          2,
+        )
+      : [formatStatus(config, stream, database, now), ...formatWorker(worker)].join("\n"),
   );
   return EXIT_OK;
 }
@@ -219,6 +226,35 @@ function formatStatus(
           `${last.traceId} ${last.eventType} → ${last.outcome} (${last.subscriber})`,
   );
   return lines.join("\n");
+}
+
+function workerJson(worker: WorkerReport | undefined) {
+  if (worker === undefined) return null;
+  return {
+    url: worker.url,
+    seconds_since_last_read: worker.secondsSinceLastRead ?? null,
+    seconds_since_last_commit: worker.secondsSinceLastCommit ?? null,
+    commit_failures: worker.commitFailures ?? null,
+    readiness: worker.readiness ?? null,
+    unreachable: worker.unreachable ?? null,
+  };
+}
+
+function formatWorker(worker: WorkerReport | undefined): string[] {
+  if (worker === undefined) return ["", "Worker     set HTTP_PORT to see this host's worker"];
+  if (worker.unreachable !== undefined) {
+    return ["", `Worker     ${worker.url}: not answering (${worker.unreachable})`];
+  }
+  const ago = (seconds: number | undefined) =>
+    seconds === undefined ? "-" : `${formatDuration(seconds * 1000)} ago`;
+  return [
+    "",
+    `Worker     ${worker.url}`,
+    `  last read         ${ago(worker.secondsSinceLastRead)}`,
+    `  last commit       ${ago(worker.secondsSinceLastCommit)}`,
+    `  failed commits    ${worker.commitFailures ?? "-"}`,
+    `  readiness         ${worker.readiness ?? "-"}`,
+  ];
 }
 
 /** 850 ms, 12.3 s, 4 m 05 s, 2 h 10 m, 3 d 4 h. */

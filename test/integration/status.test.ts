@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Config } from "../../src/config/config.ts";
+import { startHttpServer } from "../../src/observe/http-server.ts";
+import { silentLogger } from "../../src/observe/logger.ts";
+import { WorkerMetrics } from "../../src/observe/metrics.ts";
 import { deadLetterStreamName } from "../../src/stream/dead-letters.ts";
 import { freePort, tempDatabaseUrl, uniqueName } from "../support/fixtures.ts";
 import { runCoursepay } from "../support/run-coursepay.ts";
@@ -163,5 +166,47 @@ describe("coursepay status", () => {
     const run = await status(config, ["--help"]);
     expect(run.code).toBe(0);
     expect(run.stdout).toStartWith("Usage: coursepay status [--json]");
+  });
+});
+
+describe("coursepay status with HTTP_PORT", () => {
+  test("shows this host's worker: last read, last commit, failed commits and readiness", async () => {
+    const config = testConfig();
+    const worker = await startTestWorker(config);
+    const metrics = new WorkerMetrics({
+      stream: config.eventStream,
+      group: config.consumerGroup,
+      redis: () => worker.redis,
+      database: () => worker.database,
+      progress: () => worker.progress,
+    });
+    const server = startHttpServer({
+      hostname: "127.0.0.1",
+      port: 0,
+      metrics,
+      worker: () => worker,
+      logger: silentLogger(),
+    });
+    try {
+      await publishPayment(redis, config.eventStream, { trace_id: uniqueName("evt") });
+      await waitUntilDrained(redis, config);
+      const env = { HTTP_PORT: server.url.port, HTTP_HOST: "127.0.0.1" };
+      const text = await status(config, [], env);
+      expect(text.code).toBe(0);
+      expect(text.stdout).toContain(`Worker     http://127.0.0.1:${server.url.port}`);
+      expect(text.stdout).toMatch(/ {2}last read {9}\d+ ms ago/);
+      expect(text.stdout).toContain("  failed commits    0");
+      expect(text.stdout).toContain("  readiness         ready");
+      const json = JSON.parse((await status(config, ["--json"], env)).stdout);
+      expect(json.worker).toMatchObject({
+        commit_failures: 0,
+        readiness: "ready",
+        unreachable: null,
+      });
+      expect(json.worker.seconds_since_last_commit).toBeLessThan(30);
+    } finally {
+      await server.stop();
+      await worker.stop();
+    }
   });
 });
