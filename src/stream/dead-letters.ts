@@ -97,15 +97,34 @@ export class DeadLetterWriter {
     letters: readonly DeadLetter[],
   ): Promise<number> {
     const failedAt = new Date(this.clock()).toISOString();
-    const args: (string | number)[] = [group, ackIds.length, ...ackIds];
-    for (const letter of letters) {
+    let written = 0;
+    let args: (string | number)[] = [group, ackIds.length, ...ackIds];
+    let chars = 0;
+    // In calls of at most SETTLE_CALL_CHARS: a batch of large dead letters never builds one
+    // huge command (each call is idempotent on its own, so a cut between calls is harmless).
+    for (const [index, letter] of letters.entries()) {
       const fields = deadLetterFields(letter, failedAt);
       args.push(letter.originalId, fields.length, ...fields);
+      chars += fields.reduce((sum, field) => sum + field.length, 0);
+      if (chars >= SETTLE_CALL_CHARS || index === letters.length - 1) {
+        written += Number(
+          await withScripts(this.redis).coursepaySettle(this.streamName, stream, ...args),
+        );
+        args = [group, 0];
+        chars = 0;
+      }
     }
-    const written = await withScripts(this.redis).coursepaySettle(this.streamName, stream, ...args);
-    return Number(written);
+    if (letters.length === 0) {
+      written += Number(
+        await withScripts(this.redis).coursepaySettle(this.streamName, stream, ...args),
+      );
+    }
+    return written;
   }
 }
+
+/** The most dead-letter text one settle call carries (about 4 MB). */
+const SETTLE_CALL_CHARS = 4 * 1024 * 1024;
 
 /**
  * The longest `original` a dead letter carries as JSON; past it, only a prefix, the size and

@@ -33,7 +33,7 @@ export function oversizedEntry(
 }
 
 /** The SHA-256 the dead letter records: each name and value, then a NUL byte. */
-export function sha256OfFields(fields: readonly string[]): string {
+export function sha256OfFields(fields: readonly (string | Uint8Array)[]): string {
   const hasher = new Bun.CryptoHasher("sha256");
   for (const field of fields) hasher.update(field).update("\0");
   return hasher.digest("hex");

@@ -1,6 +1,6 @@
 import type Redis from "ioredis";
 import { entrySize } from "../contract/wire-format.ts";
-import { type Oversized, oversizedEntry } from "./oversized-entry.ts";
+import { type Oversized, oversizedEntry, sha256OfFields } from "./oversized-entry.ts";
 import { untilReady } from "./redis-connection.ts";
 import { type GuardedReply, withScripts } from "./stream-scripts.ts";
 
@@ -125,9 +125,13 @@ export class StreamReader {
    * time) and dropped; undefined when it is no longer in the stream.
    */
   async sha256Of(id: string): Promise<string | undefined> {
-    const [entry] = (await this.commands.xrange(this.#stream, id, id)) as RawEntry[];
-    if (entry?.[1] === undefined || entry[1] === null) return undefined;
-    return oversizedEntry(entry[1], entrySize(entry[1]), true).sha256;
+    // As bytes: hashed as they are, never decoded into strings.
+    const [entry] = (await this.commands.xrangeBuffer(this.#stream, id, id)) as [
+      Buffer,
+      Buffer[] | null,
+    ][];
+    const fields = entry?.[1];
+    return fields === undefined || fields === null ? undefined : sha256OfFields(fields);
   }
 
   /**

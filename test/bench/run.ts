@@ -31,6 +31,7 @@ import {
 } from "./report.ts";
 import type { RunSettings } from "./run-process.ts";
 import { drainRun, type RunRecord, type StepPlan } from "./runner.ts";
+import { renderFlood, runFlood } from "./flood.ts";
 import { runSoak } from "./soak.ts";
 
 const HELP = `Usage: bun run bench [-- options]
@@ -54,6 +55,7 @@ const HELP = `Usage: bun run bench [-- options]
   --soak               the memory soak instead (coursepay only): see --soak-rate/--soak-seconds
   --soak-rate R        events/s for the soak (default 30000)
   --soak-seconds S     soak duration (default: enough for 1,000,000 events, at least 60)
+  --flood              peak memory while draining small, near-limit and oversized entries
   --help`;
 
 const { values } = parseArgs({
@@ -72,6 +74,7 @@ const { values } = parseArgs({
     seed: { type: "string" },
     keep: { type: "boolean" },
     soak: { type: "boolean" },
+    flood: { type: "boolean" },
     "soak-rate": { type: "string" },
     "soak-seconds": { type: "string" },
     report: { type: "string" },
@@ -185,6 +188,18 @@ const coursepaySynchronous = await probeCoursepaySynchronous(probePath, server.u
 log(
   `coursepay ${versions.coursepay}: synchronous=${coursepaySynchronous} (read back by its writing connection)`,
 );
+
+if (values.flood) {
+  const table = renderFlood(await runFlood(redis, server.url, log));
+  process.stdout.write(table);
+  writeFileSync(
+    join(RESULTS_DIR, "flood-latest.md"),
+    `# Peak memory while draining (bun run bench -- --flood), ${startedAt.toISOString()}\n\n${table}`,
+  );
+  redis.disconnect();
+  await server.stop();
+  process.exit(0);
+}
 
 if (values.soak) {
   await runSoak({
