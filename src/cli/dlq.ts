@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import type Redis from "ioredis";
 import { loadConfig } from "../config/config.ts";
 import { redactUrl } from "../config/redact.ts";
+import { escapeForTerminal } from "../observe/terminal-text.ts";
 import {
   DeadLetterStore,
   ENTRY_ID,
@@ -102,7 +103,8 @@ async function replayCommand(args: string[]): Promise<number> {
   return withStore(async (store) => {
     const print = (r: Replayed) => {
       const as = r.newId === undefined ? "(already replayed: a reply was lost)" : `as ${r.newId}`;
-      console.log(`replayed ${r.id} ${as}${r.traceId ? ` (trace_id ${r.traceId})` : ""}`);
+      const traceId = r.traceId ? ` (trace_id ${escapeForTerminal(r.traceId)})` : "";
+      console.log(`replayed ${r.id} ${as}${traceId}`);
     };
     const result =
       target === "all" ? await store.replayAll(print) : await store.replay(target, print);

@@ -12,14 +12,15 @@ import {
   type StreamStatus,
   withTimeout,
 } from "../observe/stream-status.ts";
+import { escapeForTerminal } from "../observe/terminal-text.ts";
 import {
   checkRedisVersion,
   createRedis,
   UnsupportedRedisError,
 } from "../stream/redis-connection.ts";
 import { textTable } from "./text-table.ts";
-import { probeLocalWorker, type WorkerReport } from "./worker-probe.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./usage-error.ts";
+import { probeLocalWorker, type WorkerReport } from "./worker-probe.ts";
 
 export const STATUS_HELP = `Usage: coursepay status [--json]
 
@@ -165,6 +166,7 @@ function toJson(config: Config, stream: StreamStatus, database: DatabaseStatus, 
     database: {
       location: databaseName(config),
       enrollments: database.enrollments,
+      ambiguous_actor_ids: database.ambiguousActorIds,
       processed_events: database.processedEvents,
       last_processed:
         last === null
@@ -219,11 +221,18 @@ function formatStatus(
     "",
     `Database   ${databaseName(config)}`,
     `  enrollments       ${database.enrollments}`,
+    ...(database.ambiguousActorIds === 0
+      ? []
+      : [
+          `  WARNING           ${database.ambiguousActorIds} enrollments have a ':' in tenant_id (written before such events were refused): their actor_id may be shared with another learner; check them with coursepay enrollments --tenant …`,
+        ]),
     `  processed events  ${database.processedEvents}`,
     last === null
       ? "  last processed    -"
       : `  last processed    ${new Date(last.processedAt).toISOString()} (${formatDuration(now - last.processedAt)} ago): ` +
-          `${last.traceId} ${last.eventType} → ${last.outcome} (${last.subscriber})`,
+          escapeForTerminal(
+            `${last.traceId} ${last.eventType} → ${last.outcome} (${last.subscriber})`,
+          ),
   );
   return lines.join("\n");
 }

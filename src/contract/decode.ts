@@ -4,6 +4,8 @@
  * dead-letter reason and a detail naming each broken rule.
  */
 import * as v from "valibot";
+import { escapeForTerminal } from "../observe/terminal-text.ts";
+import { isTruthy } from "./boolean-words.ts";
 import {
   eventSchemaFor,
   type PaycoreEnvelope,
@@ -124,7 +126,8 @@ function decode(fields: readonly string[], options: DecodeOptions): DecodeResult
       ...hints(raw),
     };
   }
-  if (options.rejectSimulated === true && isObject(raw) && raw.simulated === true) {
+  // The flat form carries every field as a string: `simulated true`, `yes`, `1` count too.
+  if (options.rejectSimulated === true && isObject(raw) && isTruthy(raw.simulated)) {
     return {
       ok: false,
       reason: "simulated",
@@ -184,8 +187,12 @@ function hints(raw: unknown): { traceId?: string; eventType?: string } {
   const out: { traceId?: string; eventType?: string } = {};
   if (!isObject(raw)) return out;
   const { trace_id: traceId, event_type: eventType } = raw;
-  if (typeof traceId === "string") out.traceId = traceId.slice(0, MAX_HINT_LENGTH);
-  if (typeof eventType === "string") out.eventType = eventType.slice(0, MAX_HINT_LENGTH);
+  // Hints are for people (logs, dlq list): escaped, since the event was not validated.
+  if (typeof traceId === "string")
+    out.traceId = escapeForTerminal(traceId.slice(0, MAX_HINT_LENGTH));
+  if (typeof eventType === "string") {
+    out.eventType = escapeForTerminal(eventType.slice(0, MAX_HINT_LENGTH));
+  }
   return out;
 }
 

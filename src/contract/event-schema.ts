@@ -32,6 +32,27 @@ export const IdSchema = v.pipe(
   v.regex(ID_CHARACTERS, "must not contain whitespace or control characters"),
 );
 
+/**
+ * tenant_id is also the first half of `actor_id` (`tenant_id:user_id`), the key by which the
+ * rest of the platform knows a learner: with a `:` in it, (`acme:eu`, `bob`) and (`acme`,
+ * `eu:bob`) would be one learner.
+ */
+export const TenantIdSchema = v.pipe(
+  IdSchema,
+  v.check((id) => !id.includes(":"), "must not contain ':' (actor_id is tenant_id:user_id)"),
+);
+
+/**
+ * An optional field that may also be sent as `null`, meaning absent: the output has no value
+ * for it (undefined), so `null` and a missing key decide and hash alike.
+ */
+function nullable<T extends v.GenericSchema<unknown, string>>(schema: T) {
+  return v.pipe(
+    v.nullish(schema),
+    v.transform((value) => value ?? undefined),
+  );
+}
+
 /** ISO 8601 timestamp with a time zone, e.g. `2024-05-01T12:00:00.000Z`. */
 export const TimestampSchema = v.pipe(
   v.string("must be a string"),
@@ -46,9 +67,9 @@ export const LanguageSchema = v.pipe(
 const envelopeEntries = {
   event_type: IdSchema,
   trace_id: IdSchema,
-  tenant_id: IdSchema,
+  tenant_id: TenantIdSchema,
   user_id: IdSchema,
-  occurred_at: v.optional(TimestampSchema),
+  occurred_at: v.optional(nullable(TimestampSchema)),
 };
 
 /**
@@ -76,7 +97,7 @@ export const PaymentSucceededSchema = v.pipe(
     event_type: v.literal(PAYMENT_SUCCEEDED, `must be "${PAYMENT_SUCCEEDED}"`),
     metadata: v.pipe(
       plainObject,
-      v.object({ course_id: IdSchema, language: v.optional(LanguageSchema) }),
+      v.object({ course_id: IdSchema, language: v.optional(nullable(LanguageSchema)) }),
     ),
   }),
 );

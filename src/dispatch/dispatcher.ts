@@ -41,7 +41,12 @@ interface Item {
 interface ItemResult {
   outcome: Outcome;
   disposition: Disposition;
+  /** The payload hash processed_events holds for this trace_id after the claim, when known. */
+  storedHash?: string | undefined;
 }
+
+/** Ignored event types logged once each; past this many, new ones are only counted. */
+const MAX_LOGGED_IGNORED_TYPES = 1000;
 
 /**
  * Owns the batch transaction: for each subscriber it claims the batch's trace_ids, runs the
@@ -50,6 +55,8 @@ interface ItemResult {
  * unreachable) aborts the whole batch with an exception: the caller retries it.
  */
 export class Dispatcher {
+  readonly #ignoredTypes = new Set<string>();
+
   constructor(
     private readonly registry: SubscriberRegistry,
     private readonly database: Database,
@@ -76,7 +83,10 @@ export class Dispatcher {
         continue;
       }
       const subscribers = this.registry.lookup(decoded.event.event_type);
-      if (subscribers.length === 0) outcomes.get(entry)?.push({ outcome: "ignored" });
+      if (subscribers.length === 0) {
+        outcomes.get(entry)?.push({ outcome: "ignored" });
+        this.#firstIgnored(decoded.event.event_type, entry.id);
+      }
       for (const subscriber of subscribers) {
         const dispatched = {
           event: decoded.event,
@@ -172,7 +182,12 @@ export class Dispatcher {
     return this.#withRepeats(subscriber, results, firstByTraceId, repeats);
   }
 
-  /** The repeats of a trace_id inside the batch follow what happened to its first occurrence. */
+  /**
+   * A repeat of a trace_id inside the batch gets its own outcome, against what processed_events
+   * holds once the first occurrence was claimed: an exact redelivery of the applied event is a
+   * duplicate even when another entry with that trace_id conflicts. When the first occurrence
+   * failed, nothing is known yet and the repeat follows it (retried or dead-lettered with it).
+   */
   #withRepeats(
     subscriber: Subscriber,
     results: Map<Item, ItemResult>,
@@ -182,13 +197,30 @@ export class Dispatcher {
     for (const repeat of repeats) {
       const first = firstByTraceId.get(repeat.dispatched.event.trace_id) as Item;
       const firstResult = results.get(first) as ItemResult;
-      if (firstResult.outcome === "applied" || firstResult.outcome === "duplicate") {
-        results.set(repeat, this.#compare(subscriber, repeat, first.dispatched.payloadHash));
-      } else {
-        results.set(repeat, firstResult);
-      }
+      results.set(
+        repeat,
+        firstResult.storedHash === undefined
+          ? firstResult
+          : this.#compare(subscriber, repeat, firstResult.storedHash),
+      );
     }
     return results;
+  }
+
+  /** The first entry of each event type no subscriber handles is logged; later ones are counted. */
+  #firstIgnored(eventType: string, entryId: string): void {
+    if (this.#ignoredTypes.has(eventType) || this.#ignoredTypes.size >= MAX_LOGGED_IGNORED_TYPES) {
+      return;
+    }
+    this.#ignoredTypes.add(eventType);
+    this.logger.info(
+      {
+        event_type: eventType,
+        entry_id: entryId,
+        hint: "no subscriber is registered for this event type: check its spelling with PayCore; later events of this type are only counted (outcome ignored)",
+      },
+      "Event type has no subscriber; ignoring it",
+    );
   }
 
   /** One savepoint: claim, handle; a throw rolls back both and nothing of it is kept. */
@@ -210,11 +242,12 @@ export class Dispatcher {
       const claimed = new Set(claim.claimed);
       for (const item of items) {
         if (claimed.has(item.dispatched)) {
-          attempt.set(item, { outcome: "applied", disposition: { kind: "ack" } });
+          const storedHash = item.dispatched.payloadHash;
+          attempt.set(item, { outcome: "applied", disposition: { kind: "ack" }, storedHash });
           continue;
         }
         const storedHash = claim.alreadyProcessed.get(item.dispatched.event.trace_id);
-        attempt.set(item, this.#compare(subscriber, item, storedHash));
+        attempt.set(item, { ...this.#compare(subscriber, item, storedHash), storedHash });
       }
     });
     afterCommit.push(...callbacks);

@@ -1,4 +1,5 @@
 import type { Writable } from "node:stream";
+import { escapeForTerminal } from "./terminal-text.ts";
 
 const LEVEL_LABELS: Record<string, string> = {
   debug: "\x1b[90mDEBUG\x1b[0m",
@@ -22,13 +23,17 @@ export function formatLine(line: string): string {
   try {
     record = JSON.parse(line) as Record<string, unknown>;
   } catch {
-    return line.trimEnd();
+    return escapeForTerminal(line.trimEnd());
   }
   const { time, level, msg, ...fields } = record;
   const clock = typeof time === "string" ? time.slice(11, 23) : "";
   const label = LEVEL_LABELS[String(level)] ?? String(level).toUpperCase();
+  // Values may come from events: escaped, so a newline or ESC cannot forge a line.
   const rest = Object.entries(fields)
-    .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
+    .map(([key, value]) => {
+      const text = typeof value === "string" ? value : JSON.stringify(value);
+      return `${escapeForTerminal(key)}=${escapeForTerminal(text ?? "")}`;
+    })
     .join(" ");
-  return `${clock} ${label} ${String(msg ?? "")}${rest ? `  ${rest}` : ""}`;
+  return `${clock} ${label} ${escapeForTerminal(String(msg ?? ""))}${rest ? `  ${rest}` : ""}`;
 }

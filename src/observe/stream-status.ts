@@ -119,15 +119,21 @@ export interface LastProcessedEvent {
 
 export interface DatabaseStatus {
   enrollments: number;
+  /**
+   * Enrollments whose tenant_id holds a `:` (written before such events were refused): their
+   * actor_id (`tenant_id:user_id`) may be shared with another learner.
+   */
+  ambiguousActorIds: number;
   processedEvents: number;
   lastProcessed: LastProcessedEvent | null;
 }
 
 /** Row counts (full scans: fine for a command, too slow for every scrape) and the last event. */
 export async function readDatabaseStatus(client: Client): Promise<DatabaseStatus> {
-  const [enrollments, processed, last] = await client.batch(
+  const [enrollments, ambiguous, processed, last] = await client.batch(
     [
       "SELECT count(*) FROM course_enrollments",
+      "SELECT count(*) FROM course_enrollments WHERE instr(tenant_id, ':') > 0",
       "SELECT count(*) FROM processed_events",
       // No index on processed_at (it would slow every insert): rows are appended, so the highest
       // rowid is the last one written.
@@ -139,6 +145,7 @@ export async function readDatabaseStatus(client: Client): Promise<DatabaseStatus
   const row = last?.rows[0];
   return {
     enrollments: Number(enrollments?.rows[0]?.[0] ?? 0),
+    ambiguousActorIds: Number(ambiguous?.rows[0]?.[0] ?? 0),
     processedEvents: Number(processed?.rows[0]?.[0] ?? 0),
     lastProcessed:
       row === undefined

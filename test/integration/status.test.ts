@@ -210,3 +210,27 @@ describe("coursepay status with HTTP_PORT", () => {
     }
   });
 });
+
+describe("coursepay status and rows from before the ':' rule", () => {
+  test("warns about enrollments whose tenant_id holds a ':' (an ambiguous actor_id)", async () => {
+    const config = testConfig();
+    const worker = await startTestWorker(config);
+    try {
+      await redis
+        .xgroup("CREATE", config.eventStream, config.consumerGroup, "0", "MKSTREAM")
+        .catch(() => {});
+      await worker.database.client.execute(
+        `INSERT INTO course_enrollments (tenant_id, user_id, actor_id, course_id, status, trace_id, granted_at)
+         VALUES ('acme:eu', 'bob', 'acme:eu:bob', 'c1', 'active', 'evt_old', 1)`,
+      );
+    } finally {
+      await worker.stop();
+    }
+    const run = await status(config);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("WARNING           1 enrollments have a ':' in tenant_id");
+    expect(JSON.parse((await status(config, ["--json"])).stdout).database.ambiguous_actor_ids).toBe(
+      1,
+    );
+  });
+});
