@@ -1,4 +1,5 @@
 #!/usr/bin/env bun
+import { UnreachableError } from "./cli/command-connections.ts";
 /**
  * The only entry: picks a command from argv, runs it and maps errors to exit codes
  * (0 ok, 1 runtime failure, 2 bad usage, bad configuration or unsupported Redis).
@@ -11,6 +12,7 @@ import { SIMULATE_HELP, simulateCommand } from "./cli/simulate.ts";
 import { STATUS_HELP, statusCommand } from "./cli/status.ts";
 import { EXIT_FAILURE, EXIT_USAGE, UsageError } from "./cli/usage-error.ts";
 import { ConfigError } from "./config/config.ts";
+import { describeDatabaseError, isDatabaseError } from "./db/database-errors.ts";
 import { DuplicateSubscriberError } from "./dispatch/registry.ts";
 import { UnsupportedRedisError } from "./stream/redis-connection.ts";
 import { VERSION } from "./version.ts";
@@ -80,6 +82,18 @@ function describeFailure(error: unknown): { message: string; code: number } {
     error instanceof DuplicateSubscriberError
   ) {
     return { message: error.message, code: EXIT_USAGE };
+  }
+  if (error instanceof UnreachableError) return { message: error.message, code: EXIT_FAILURE };
+  // A database error: its code and root message, never drizzle's "Failed query: <sql> params: …".
+  if (
+    error instanceof Error &&
+    (error.message.startsWith("Failed query:") || isDatabaseError(error))
+  ) {
+    const { code, message, hint } = describeDatabaseError(error);
+    return {
+      message: `database: ${code}: ${message}${hint ? ` (${hint})` : ""}`,
+      code: EXIT_FAILURE,
+    };
   }
   // node:util parseArgs reports unknown or malformed options with these codes.
   const code = (error as { code?: unknown }).code;

@@ -1,7 +1,5 @@
 import { parseArgs } from "node:util";
-import type Redis from "ioredis";
 import { loadConfig } from "../config/config.ts";
-import { redactUrl } from "../config/redact.ts";
 import { escapeForTerminal } from "../observe/terminal-text.ts";
 import {
   DeadLetterStore,
@@ -10,7 +8,7 @@ import {
   type ReplayResult,
   type StoredDeadLetter,
 } from "../stream/dead-letter-store.ts";
-import { createRedis } from "../stream/redis-connection.ts";
+import { withCommandRedis } from "./command-connections.ts";
 import { textTable } from "./text-table.ts";
 import { UsageError } from "./usage-error.ts";
 
@@ -37,7 +35,6 @@ Exit codes: 0 done, 1 Redis unreachable or a replay failed, 2 bad usage or unkno
 
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 10_000;
-const CONNECT_TIMEOUT_MS = 3_000;
 const DETAIL_WIDTH = 60;
 
 export async function dlqCommand(args: string[]): Promise<number> {
@@ -222,42 +219,10 @@ function plural(count: number): string {
 
 // --- Redis ------------------------------------------------------------------------------------
 
-/** Connects (failing within a few seconds when Redis does not answer), runs, always closes. */
+/** Connects (failing within REDIS_TIMEOUT_MS when Redis does not answer), runs, always closes. */
 async function withStore(run: (store: DeadLetterStore) => Promise<number>): Promise<number> {
   const config = loadConfig();
-  const redis = createRedis(config.redisUrl, {
-    connectionName: "coursepay-dlq",
-    maxRetriesPerRequest: 1,
-  });
-  redis.options.connectTimeout = CONNECT_TIMEOUT_MS;
-  try {
-    await connect(redis, config.redisUrl);
-    return await run(new DeadLetterStore(redis, config.eventStream));
-  } finally {
-    if (redis.status === "ready") await redis.quit().catch(() => redis.disconnect());
-    else redis.disconnect();
-  }
-}
-
-async function connect(redis: Redis, url: string): Promise<void> {
-  let lastError: Error | undefined;
-  // Without a listener ioredis prints every connection error itself.
-  redis.on("error", (error: Error) => {
-    lastError = error;
-  });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`no answer within ${CONNECT_TIMEOUT_MS + 1_000} ms`)),
-      CONNECT_TIMEOUT_MS + 1_000,
-    );
-  });
-  try {
-    await Promise.race([redis.connect(), timeout]);
-  } catch (error) {
-    const reason = (lastError ?? (error as Error)).message;
-    throw new Error(`Redis at ${redactUrl(url)} is unreachable: ${reason}`);
-  } finally {
-    clearTimeout(timer);
-  }
+  return withCommandRedis(config, "dlq", (redis) =>
+    run(new DeadLetterStore(redis, config.eventStream)),
+  );
 }

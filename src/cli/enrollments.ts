@@ -10,6 +10,7 @@ import {
   findEnrollments,
 } from "../course/enrollment-queries.ts";
 import { openDatabase } from "../db/database.ts";
+import { databaseUnreachable } from "./command-connections.ts";
 import { textTable } from "./text-table.ts";
 import { UsageError } from "./usage-error.ts";
 
@@ -67,7 +68,7 @@ export async function enrollmentsCommand(args: string[]): Promise<number> {
       if (/no such table/i.test(`${message} ${(error as { cause?: Error }).cause?.message}`)) {
         throw new Error(`the database at ${where} has no enrollments table: run coursepay migrate`);
       }
-      throw error;
+      throw databaseUnreachable(config, error);
     });
     if (values.json) {
       console.log(JSON.stringify(page.enrollments.map(toJson), null, 2));

@@ -9,7 +9,7 @@ import {
 } from "../simulator/load-generator.ts";
 import { type LoadSummary, publishLoad } from "../simulator/load-publisher.ts";
 import { formatDuration, ProgressDisplay, ratePerSecond } from "../simulator/progress.ts";
-import { createRedis } from "../stream/redis-connection.ts";
+import { openCommandRedis } from "./command-connections.ts";
 import { EXIT_INTERRUPTED, EXIT_OK, UsageError } from "./usage-error.ts";
 
 export const SIMULATE_LOAD_HELP = `Usage: coursepay simulate load --count N [--rate R] [--tenants K] [--users M]
@@ -78,25 +78,11 @@ export async function simulateLoadCommand(args: string[]): Promise<number> {
   if (config.appEnv === "production") {
     throw new UsageError("simulate is refused when APP_ENV=production");
   }
-  const redis = createRedis(config.redisUrl, {
-    connectionName: "coursepay-simulator-load",
-    maxRetriesPerRequest: 1,
-  });
-  let lastError: Error | undefined;
-  // Without a listener ioredis prints every connection error itself.
-  redis.on("error", (error: Error) => {
-    lastError = error;
-  });
+  const redis = await openCommandRedis(config, "simulator-load");
   const aborter = new AbortController();
   const onSigint = () => aborter.abort();
   process.on("SIGINT", onSigint);
   try {
-    try {
-      await redis.ping();
-    } catch (error) {
-      const reason = (lastError ?? (error as Error)).message;
-      throw new Error(`Redis at ${redactUrl(config.redisUrl)} is unreachable: ${reason}`);
-    }
     const pace = rate === undefined ? "as fast as possible" : `at ${rate} events/s`;
     console.log(
       `Publishing ${mix.count} events to ${config.eventStream} on ${redactUrl(config.redisUrl)}, ${pace} (seed ${mix.seed})`,

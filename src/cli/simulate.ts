@@ -2,7 +2,8 @@ import { parseArgs } from "node:util";
 import * as v from "valibot";
 import { loadConfig } from "../config/config.ts";
 import { IdSchema, LanguageSchema } from "../contract/event-schema.ts";
-import { getPaycoreSimulator } from "../simulator/paycore-simulator.ts";
+import { PaycoreSimulator } from "../simulator/paycore-simulator.ts";
+import { withCommandRedis } from "./command-connections.ts";
 import { SIMULATE_LOAD_HELP, simulateLoadCommand } from "./simulate-load.ts";
 import { UsageError } from "./usage-error.ts";
 
@@ -62,12 +63,10 @@ export async function simulateCommand(args: string[]): Promise<number> {
     language: optional("--language", values.language, LanguageSchema),
     traceId: optional("--trace-id", values["trace-id"], IdSchema),
   };
-  const simulator = getPaycoreSimulator();
-  try {
+  await withCommandRedis(config, "simulator", async (redis) => {
+    const simulator = new PaycoreSimulator(redis, config.eventStream, config.signingSecrets[0]);
     console.log(await simulator.publishPaymentSucceeded(input));
-  } finally {
-    await simulator.close();
-  }
+  });
   return 0;
 }
 

@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type Client, createClient } from "@libsql/client";
-import type Redis from "ioredis";
 import { type Config, loadConfig } from "../config/config.ts";
 import { redactUrl } from "../config/redact.ts";
 import {
@@ -13,11 +12,8 @@ import {
   withTimeout,
 } from "../observe/stream-status.ts";
 import { escapeForTerminal } from "../observe/terminal-text.ts";
-import {
-  checkRedisVersion,
-  createRedis,
-  UnsupportedRedisError,
-} from "../stream/redis-connection.ts";
+import { checkRedisVersion } from "../stream/redis-connection.ts";
+import { databaseUnreachable, withCommandRedis } from "./command-connections.ts";
 import { textTable } from "./text-table.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./usage-error.ts";
 import { probeLocalWorker, type WorkerReport } from "./worker-probe.ts";
@@ -48,7 +44,7 @@ export async function statusCommand(args: string[]): Promise<number> {
     allowPositionals: false,
   });
   const config = loadConfig();
-  const stream = await withRedis(config, async (redis) => {
+  const stream = await withCommandRedis(config, "status", async (redis) => {
     await withTimeout(checkRedisVersion(redis), TIMEOUT_MS, "Redis INFO");
     return withTimeout(readStreamStatus(redis, config.eventStream), TIMEOUT_MS, "Redis XINFO");
   });
@@ -79,36 +75,6 @@ function missingGroup(config: Config, stream: StreamStatus): string {
 
 // --- reading ----------------------------------------------------------------------------------
 
-/** Connects failing fast (one retry per command, a connect timeout), runs, always disconnects. */
-async function withRedis<T>(config: Config, run: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = createRedis(config.redisUrl, {
-    connectionName: "coursepay-status",
-    maxRetriesPerRequest: 1,
-  });
-  redis.options.connectTimeout = TIMEOUT_MS;
-  let lastError: Error | undefined;
-  // Without a listener ioredis prints every connection error itself.
-  redis.on("error", (error: Error) => {
-    lastError = error;
-  });
-  try {
-    try {
-      await withTimeout(redis.connect(), TIMEOUT_MS + 1_000, "connecting");
-    } catch (error) {
-      const reason = lastError?.message ?? errorMessage(error);
-      throw new Error(`Redis at ${redactUrl(config.redisUrl)} is unreachable: ${reason}`);
-    }
-    try {
-      return await run(redis);
-    } catch (error) {
-      if (error instanceof UnsupportedRedisError) throw error;
-      throw new Error(`Redis at ${redactUrl(config.redisUrl)}: ${errorMessage(error)}`);
-    }
-  } finally {
-    redis.disconnect();
-  }
-}
-
 /** Reads the figures without creating anything: a missing file is an error, not a new database. */
 async function readDatabase(config: Config): Promise<DatabaseStatus> {
   const where = databaseName(config);
@@ -124,7 +90,7 @@ async function readDatabase(config: Config): Promise<DatabaseStatus> {
     if (/no such table/i.test(message)) {
       throw new Error(`database ${where} has no coursepay tables: run coursepay migrate`);
     }
-    throw new Error(`database ${where} is unreachable: ${message}`);
+    throw databaseUnreachable(config, error);
   } finally {
     client?.close();
   }

@@ -32,6 +32,15 @@ export function isBusyError(error: unknown): boolean {
   return code !== undefined && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"));
 }
 
+/** True for an error of the libSQL client (it carries a SQLite or client code). */
+export function isDatabaseError(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    (error.name === "LibsqlError" ||
+      (error.cause instanceof Error && error.cause.name === "LibsqlError"))
+  );
+}
+
 /** What an operator can do about a database error, by its SQLite code. */
 const HINTS: [prefix: string, hint: string][] = [
   ["SQLITE_READONLY", "the database file or its folder is not writable by this user"],

@@ -63,8 +63,11 @@ export function getPaycoreSimulator(): PaycoreSimulator {
     const config = loadConfig();
     const redis = createRedis(config.redisUrl, {
       connectionName: "coursepay-simulator",
+      timeoutMs: config.redisTimeoutMs,
       maxRetriesPerRequest: 3,
     });
+    // A failed publish rejects; without a listener ioredis would also print every error.
+    redis.on("error", () => {});
     shared = new PaycoreSimulator(redis, config.eventStream, config.signingSecrets[0]);
   }
   return shared;
