@@ -12,6 +12,7 @@ import { SIMULATE_HELP, simulateCommand } from "./cli/simulate.ts";
 import { STATUS_HELP, statusCommand } from "./cli/status.ts";
 import { EXIT_FAILURE, EXIT_USAGE, UsageError } from "./cli/usage-error.ts";
 import { ConfigError } from "./config/config.ts";
+import { DatabaseFolderMissingError } from "./db/database.ts";
 import { describeDatabaseError, isDatabaseError } from "./db/database-errors.ts";
 import { DuplicateSubscriberError } from "./dispatch/registry.ts";
 import { UnsupportedRedisError } from "./stream/redis-connection.ts";
@@ -78,6 +79,7 @@ function describeFailure(error: unknown): { message: string; code: number } {
   if (
     error instanceof ConfigError ||
     error instanceof UsageError ||
+    error instanceof DatabaseFolderMissingError ||
     error instanceof UnsupportedRedisError ||
     error instanceof DuplicateSubscriberError
   ) {

@@ -1,5 +1,8 @@
+import { dirname } from "node:path";
 import { parseArgs } from "node:util";
-import { type Config, loadConfig } from "../config/config.ts";
+import { type Config, isDatabaseUrlSet, loadConfig } from "../config/config.ts";
+import { configWarnings } from "../config/config-warnings.ts";
+import { checkDatabaseFolder, createDatabaseFolder } from "../db/database.ts";
 import { startHttpServer } from "../observe/http-server.ts";
 import { createLogger, type Logger } from "../observe/logger.ts";
 import { WorkerMetrics } from "../observe/metrics.ts";
@@ -27,6 +30,16 @@ export async function serveCommand(args: string[]): Promise<number> {
     );
   }
   const logger = createLogger({ level: config.logLevel, format: config.logFormat });
+  for (const warning of configWarnings()) logger.warn(warning);
+  if (config.databaseFilePath !== undefined) {
+    if (isDatabaseUrlSet()) {
+      // A mistyped path must not become an empty new database: only migrate creates folders.
+      checkDatabaseFolder(config.databaseFilePath);
+    } else if (createDatabaseFolder(config.databaseFilePath) !== undefined) {
+      // The embedded default (data/coursepay.db), so a fresh checkout's demo just runs.
+      logger.info({ folder: dirname(config.databaseFilePath) }, "Created the database folder");
+    }
+  }
 
   let worker: Worker | undefined;
   let stopping = false;

@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import * as v from "valibot";
 import { redactUrl } from "./redact.ts";
+import { parseSigningSecrets, SIGNING_SECRET_SYNTAX } from "./signing-secrets.ts";
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -13,6 +14,9 @@ export const LOG_FORMATS = ["json", "pretty", "auto"] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 export const APP_ENVS = ["development", "test", "staging", "production"] as const;
 export type AppEnv = (typeof APP_ENVS)[number];
+
+/** The database file when DATABASE_URL is unset; serve creates its folder (the demo's case). */
+export const DEFAULT_DATABASE_URL = "file:data/coursepay.db";
 
 export interface Config {
   /** REDIS_URL, default `redis://127.0.0.1:6379`; `redis:` or `rediss:`. */
@@ -28,7 +32,10 @@ export interface Config {
   readonly databaseFilePath: string | undefined;
   /** DATABASE_AUTH_TOKEN (secret). */
   readonly databaseAuthToken: string | undefined;
-  /** DATABASE_BUSY_TIMEOUT_MS, default 5000: how long a writer waits for the write lock. */
+  /**
+   * DATABASE_BUSY_TIMEOUT_MS, default 5000: how long a writer waits for the write lock; below
+   * CLAIM_IDLE_MS/3 and below SHUTDOWN_TIMEOUT_MS (the local driver waits synchronously).
+   */
   readonly databaseBusyTimeoutMs: number;
   /** EVENT_STREAM, default `brain.events.paycore`. */
   readonly eventStream: string;
@@ -36,7 +43,10 @@ export interface Config {
   readonly consumerGroup: string;
   /** CONSUMER_NAME, default the host name. */
   readonly consumerName: string;
-  /** GROUP_START_ID, default `0`: where a missing group starts (`0`, `$` or a stream id). */
+  /**
+   * GROUP_START_ID, default `0`: where a missing group starts: `0`, `$` or a stream id `<ms>` or
+   * `<ms>-<seq>` (decimal, each part below 2^64).
+   */
   readonly groupStartId: string;
   /** ENABLE_EVENT_CONSUMER, default true. */
   readonly enableEventConsumer: boolean;
@@ -72,7 +82,10 @@ export interface Config {
   readonly enableSimulator: boolean;
   /** SIMULATOR_INTERVAL_MS, default 1000 (10..3600000). */
   readonly simulatorIntervalMs: number;
-  /** PAYCORE_SIGNING_SECRET, comma-separated (secret); default none. */
+  /**
+   * PAYCORE_SIGNING_SECRET (secret): comma-separated, each item trimmed, `\,` `\\` `\ ` escapes
+   * (see signing-secrets.ts); default none. Set, it always yields at least one secret.
+   */
   readonly signingSecrets: readonly string[];
   /** HTTP_PORT (0..65535); no HTTP server when unset. */
   readonly httpPort: number | undefined;
@@ -146,15 +159,48 @@ function name(): v.GenericSchema<string, string> {
   return v.pipe(v.string(expects), v.regex(/^[^\s\p{Cc}]+$/u, expects));
 }
 
+function isRedisUrl(text: string): boolean {
+  const url = URL.parse(text);
+  return url !== null && (url.protocol === "redis:" || url.protocol === "rediss:");
+}
+
+/** Largest database number Redis accepts (`databases` is an int). */
+const MAX_REDIS_DB = 2_147_483_647;
+
+/** The path of a Redis URL is its database: empty or `/` (database 0), or `/N`. */
+function hasRedisDatabase(text: string): boolean {
+  const url = URL.parse(text);
+  if (url === null) return true; // refused by isRedisUrl already
+  if (url.pathname === "" || url.pathname === "/") return true;
+  const db = /^\/(\d{1,10})$/.exec(url.pathname)?.[1];
+  return db !== undefined && Number(db) <= MAX_REDIS_DB;
+}
+
 function redisUrl(): v.GenericSchema<string, string> {
   const expects = "a redis:// or rediss:// URL";
   return v.pipe(
     v.string(expects),
-    v.check((s) => {
-      const url = URL.parse(s);
-      return url !== null && (url.protocol === "redis:" || url.protocol === "rediss:");
-    }, expects),
+    v.check(isRedisUrl, expects),
+    v.check(
+      hasRedisDatabase,
+      "a redis:// or rediss:// URL whose path is empty or a database number (/0, /1, …)",
+    ),
   );
+}
+
+const MAX_UINT64 = 18_446_744_073_709_551_615n;
+
+/** `0`, `$`, `<ms>` or `<ms>-<seq>`: digits only (no sign, no spaces), each part below 2^64. */
+export function isGroupStartId(text: string): boolean {
+  if (text === "$") return true;
+  const match = /^(\d+)(?:-(\d+))?$/.exec(text);
+  if (match === null) return false;
+  return match.slice(1).every((part) => part === undefined || BigInt(part) <= MAX_UINT64);
+}
+
+function groupStartId(): v.GenericSchema<string, string> {
+  const expects = `one of 0|$|<ms>|<ms>-<seq>, each part a decimal integer up to ${MAX_UINT64}`;
+  return v.pipe(v.string(expects), v.check(isGroupStartId, expects));
 }
 
 interface Database {
@@ -194,6 +240,20 @@ function toDatabase(text: string): Database | undefined {
   return { url: text, filePath: undefined };
 }
 
+/**
+ * A DATABASE_URL that is a bare path (no scheme, no `@`, `?` or `:`) is shown as it is, with
+ * the `file:` URL it probably meant: `/var/lib/x.db` → `file:/var/lib/x.db`.
+ */
+function isBarePath(text: string): boolean {
+  return text !== "" && !/[:@?]/.test(text);
+}
+
+/** `file:<path>`, with the characters a file: URL gives a meaning to encoded. */
+export function suggestedFileUrl(text: string): string | undefined {
+  if (!isBarePath(text) || text.startsWith("~")) return undefined;
+  return `file:${text.replace(/[%#]/g, (c) => encodeURIComponent(c))}`;
+}
+
 function databaseUrl(): v.GenericSchema<string, Database> {
   const expects = "a file:, :memory:, libsql:, http:, https:, ws: or wss: URL";
   return v.pipe(
@@ -207,15 +267,28 @@ function anyString(): v.GenericSchema<string, string> {
   return v.string("a string");
 }
 
+/**
+ * Marks an issue message that is the whole text after `VARIABLE: `, not only what the variable
+ * accepts (which gets `, got <value>` appended).
+ */
+const WHOLE_MESSAGE = "\u0000";
+
+const SIGNING_SECRETS_EXPECTED = "a comma-separated list of secrets";
+
 function signingSecrets(): v.GenericSchema<string, string[]> {
   return v.pipe(
-    v.string("a comma-separated list of secrets"),
-    v.transform((s) =>
-      s
-        .split(",")
-        .map((item) => item.trim())
-        .filter((item) => item !== ""),
-    ),
+    v.string(SIGNING_SECRETS_EXPECTED),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const parsed = parseSigningSecrets(dataset.value);
+      if (parsed.ok) return parsed.secrets;
+      const advice = parsed.blank
+        ? "unset PAYCORE_SIGNING_SECRET to turn signature checks off"
+        : SIGNING_SECRET_SYNTAX;
+      addIssue({
+        message: `${WHOLE_MESSAGE}expected ${SIGNING_SECRETS_EXPECTED}, got ${parsed.problem} (${advice})`,
+      });
+      return NEVER;
+    }),
   );
 }
 
@@ -232,21 +305,35 @@ const EXPOSURE: Record<string, Exposure> = {
 };
 
 const RETRY_BASE_MAX = 60_000;
+const BUSY_TIMEOUT = { min: 0, max: 600_000 };
+const CLAIM_IDLE = { min: 1000, max: 86_400_000 };
+const SHUTDOWN_TIMEOUT = { min: 100, max: 600_000 };
+
+/**
+ * Largest DATABASE_BUSY_TIMEOUT_MS for the given CLAIM_IDLE_MS and SHUTDOWN_TIMEOUT_MS: below a
+ * third of the first (a writer blocked on the lock holds up the heartbeat that keeps the batch
+ * in hand from being reclaimed) and below the second (it holds up shutdown too).
+ */
+export function maxBusyTimeoutMs(claimIdleMs: number, shutdownTimeoutMs: number): number {
+  return Math.min(Math.floor((claimIdleMs - 1) / 3), shutdownTimeoutMs - 1, BUSY_TIMEOUT.max);
+}
+
+/** valibot runs a partialCheck even after a range check failed: such a value is left alone. */
+function inRange(value: number, range: { min: number; max: number }): boolean {
+  return value >= range.min && value <= range.max;
+}
 
 const EnvSchema = v.pipe(
   v.object({
     REDIS_URL: v.optional(redisUrl(), "redis://127.0.0.1:6379"),
     REDIS_TIMEOUT_MS: v.optional(integer(100, 600_000), "5000"),
-    DATABASE_URL: v.optional(databaseUrl(), "file:data/coursepay.db"),
+    DATABASE_URL: v.optional(databaseUrl(), DEFAULT_DATABASE_URL),
     DATABASE_AUTH_TOKEN: v.optional(anyString()),
-    DATABASE_BUSY_TIMEOUT_MS: v.optional(integer(0, 600_000), "5000"),
+    DATABASE_BUSY_TIMEOUT_MS: v.optional(integer(BUSY_TIMEOUT.min, BUSY_TIMEOUT.max), "5000"),
     EVENT_STREAM: v.optional(name(), "brain.events.paycore"),
     CONSUMER_GROUP: v.optional(name(), "course_factory"),
     CONSUMER_NAME: v.optional(name(), () => os.hostname()),
-    GROUP_START_ID: v.optional(
-      v.pipe(v.string(), v.regex(/^(\$|\d+(-\d+)?)$/, "one of 0|$|<ms>-<seq>")),
-      "0",
-    ),
+    GROUP_START_ID: v.optional(groupStartId(), "0"),
     ENABLE_EVENT_CONSUMER: v.optional(boolean(), "true"),
     MIGRATE_ON_START: v.optional(boolean(), "true"),
     BATCH_SIZE: v.optional(integer(1, 10_000), "500"),
@@ -255,16 +342,16 @@ const EnvSchema = v.pipe(
     LOG_FORMAT: v.optional(oneOf(LOG_FORMATS), "auto"),
     MAX_EVENT_BYTES: v.optional(integer(256, 16_777_216), "65536"),
     MAX_DELIVERIES: v.optional(integer(1, 1000), "5"),
-    CLAIM_IDLE_MS: v.optional(integer(1000, 86_400_000), "60000"),
+    CLAIM_IDLE_MS: v.optional(integer(CLAIM_IDLE.min, CLAIM_IDLE.max), "60000"),
     TRIM_STREAM: v.optional(boolean(), "false"),
     STREAM_RETENTION_MS: v.optional(integer(60_000, 31_536_000_000), "604800000"),
     RETRY_BASE_MS: v.optional(integer(1, RETRY_BASE_MAX), "100"),
     RETRY_MAX_MS: v.optional(integer(1, 3_600_000), "30000"),
-    SHUTDOWN_TIMEOUT_MS: v.optional(integer(100, 600_000), "10000"),
+    SHUTDOWN_TIMEOUT_MS: v.optional(integer(SHUTDOWN_TIMEOUT.min, SHUTDOWN_TIMEOUT.max), "10000"),
     APP_ENV: v.optional(oneOf(APP_ENVS), "development"),
     ENABLE_SIMULATOR: v.optional(boolean(), "false"),
     SIMULATOR_INTERVAL_MS: v.optional(integer(10, 3_600_000), "1000"),
-    PAYCORE_SIGNING_SECRET: v.optional(signingSecrets(), ""),
+    PAYCORE_SIGNING_SECRET: v.optional(signingSecrets()),
     HTTP_PORT: v.optional(integer(0, 65_535)),
     HTTP_HOST: v.optional(name(), "127.0.0.1"),
   }),
@@ -280,18 +367,58 @@ const EnvSchema = v.pipe(
     ),
     ["RETRY_MAX_MS"],
   ),
+  v.forward(
+    v.partialCheck(
+      [["DATABASE_BUSY_TIMEOUT_MS"], ["CLAIM_IDLE_MS"], ["SHUTDOWN_TIMEOUT_MS"]],
+      // Each value out of its own range is reported on its own, not again here.
+      (env) =>
+        !inRange(env.DATABASE_BUSY_TIMEOUT_MS, BUSY_TIMEOUT) ||
+        !inRange(env.CLAIM_IDLE_MS, CLAIM_IDLE) ||
+        !inRange(env.SHUTDOWN_TIMEOUT_MS, SHUTDOWN_TIMEOUT) ||
+        env.DATABASE_BUSY_TIMEOUT_MS <=
+          maxBusyTimeoutMs(env.CLAIM_IDLE_MS, env.SHUTDOWN_TIMEOUT_MS),
+      (issue) => {
+        const env = issue.input as { CLAIM_IDLE_MS: number; SHUTDOWN_TIMEOUT_MS: number };
+        const max = maxBusyTimeoutMs(env.CLAIM_IDLE_MS, env.SHUTDOWN_TIMEOUT_MS);
+        return `an integer from 0 to ${max}, below CLAIM_IDLE_MS/3 (CLAIM_IDLE_MS is ${env.CLAIM_IDLE_MS}) and below SHUTDOWN_TIMEOUT_MS (${env.SHUTDOWN_TIMEOUT_MS})`;
+      },
+    ),
+    ["DATABASE_BUSY_TIMEOUT_MS"],
+  ),
 );
 
-const VARIABLES = Object.keys(EnvSchema.pipe[0].entries);
+const ENTRIES = EnvSchema.pipe[0].entries;
+const VARIABLES = Object.keys(ENTRIES);
+
+/** Every variable loadConfig reads, in the order errors list them. */
+export const CONFIG_VARIABLES: readonly string[] = Object.freeze([...VARIABLES]);
 
 /**
- * Reads the configuration from `env` (blank values count as unset, values are trimmed).
+ * Taken as they are, even blank: a PAYCORE_SIGNING_SECRET that is set must yield a secret, and
+ * its items are trimmed one by one (an escaped space at either end is kept).
+ */
+const UNTRIMMED = new Set(["PAYCORE_SIGNING_SECRET"]);
+
+/** False when DATABASE_URL is unset or blank, i.e. the embedded default applies. */
+export function isDatabaseUrlSet(env: Record<string, string | undefined> = process.env): boolean {
+  return (env.DATABASE_URL?.trim() ?? "") !== "";
+}
+
+/**
+ * Reads the configuration from `env` (values are trimmed and blank values count as unset,
+ * except PAYCORE_SIGNING_SECRET: set, even blank, it must hold a secret).
  * @throws {ConfigError} naming every bad variable and what it accepts.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const input: Record<string, string> = {};
   for (const variable of VARIABLES) {
-    const value = env[variable]?.trim();
+    const raw = env[variable];
+    if (raw === undefined) continue;
+    if (UNTRIMMED.has(variable)) {
+      input[variable] = raw;
+      continue;
+    }
+    const value = raw.trim();
     if (value) input[variable] = value;
   }
   const result = v.safeParse(EnvSchema, input);
@@ -325,7 +452,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     appEnv: e.APP_ENV,
     enableSimulator: e.ENABLE_SIMULATOR,
     simulatorIntervalMs: e.SIMULATOR_INTERVAL_MS,
-    signingSecrets: Object.freeze(e.PAYCORE_SIGNING_SECRET),
+    signingSecrets: Object.freeze(e.PAYCORE_SIGNING_SECRET ?? []),
     httpPort: e.HTTP_PORT,
     httpHost: e.HTTP_HOST,
   });
@@ -344,19 +471,40 @@ function toConfigIssues(
   const order = [...VARIABLES, ...expectations.keys()];
   return [...new Set(order)]
     .filter((variable) => expectations.has(variable))
-    .map((variable) => ({
-      variable,
-      message: `expected ${expectations.get(variable)}, got ${shown(variable, input[variable])}`,
-    }));
+    .map((variable) => {
+      const expectation = expectations.get(variable) as string;
+      if (expectation.startsWith(WHOLE_MESSAGE)) {
+        return { variable, message: expectation.slice(WHOLE_MESSAGE.length) };
+      }
+      const value = input[variable];
+      const suggestion =
+        variable === "DATABASE_URL" && value !== undefined ? suggestedFileUrl(value) : undefined;
+      return {
+        variable,
+        message: `expected ${expectation}, got ${shown(variable, value)}${
+          suggestion === undefined ? "" : ` (did you mean ${suggestion}?)`
+        }`,
+      };
+    });
 }
 
 const MAX_SHOWN_LENGTH = 200;
 
 function shown(variable: string, value: string | undefined): string {
-  if (value === undefined) return "the default";
   const exposure = EXPOSURE[variable] ?? "plain";
+  if (value === undefined) {
+    // Only a check against another variable reports a variable left at its default.
+    const fallback = Object.hasOwn(ENTRIES, variable)
+      ? v.getDefault(ENTRIES[variable as keyof typeof ENTRIES])
+      : undefined;
+    if (typeof fallback !== "string" || exposure === "secret") return "the default";
+    return `the default ${exposure === "url" ? redactUrl(fallback) : fallback}`;
+  }
   if (exposure === "secret") return "an invalid value";
-  const visible = exposure === "url" ? redactUrl(value) : value;
+  const visible =
+    exposure === "url" && !(variable === "DATABASE_URL" && isBarePath(value))
+      ? redactUrl(value)
+      : value;
   const clipped =
     visible.length > MAX_SHOWN_LENGTH ? `${visible.slice(0, MAX_SHOWN_LENGTH)}…` : visible;
   return JSON.stringify(clipped);

@@ -1,13 +1,20 @@
+/**
+ * Signed entries (PAYCORE_SIGNING_SECRET): the field `signature` is the hex HMAC-SHA256, keyed
+ * with the UTF-8 bytes of one secret, of the exact bytes of the field `data` as they arrive,
+ * read as UTF-8: nothing is parsed, trimmed or re-serialised first, and no other field is
+ * signed. A `data` that is not valid UTF-8 never verifies (its bytes do not survive decoding).
+ */
 import { createHmac, timingSafeEqual } from "node:crypto";
 
-/** How PayCore signs an entry: hex HMAC-SHA256 of the exact `data` string. */
+/** How PayCore signs an entry: hex (lowercase) HMAC-SHA256 of the `data` string's UTF-8 bytes. */
 export function signData(data: string, secret: string): string {
   return createHmac("sha256", secret).update(data, "utf8").digest("hex");
 }
 
 /**
- * True when `signature` is the HMAC of `data` under one of `secrets` (several during a key
- * rotation). Compared in constant time, so timing tells an attacker nothing about the digest.
+ * True when `signature` (64 hex digits, either case) is the HMAC of `data` under one of
+ * `secrets` (several during a key rotation); false for an empty list. Compared in constant
+ * time, so timing tells an attacker nothing about the digest.
  */
 export function verifySignature(
   data: string,

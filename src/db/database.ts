@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { type Client, createClient } from "@libsql/client";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
@@ -20,6 +20,52 @@ export interface DatabaseOptions {
    * CLAIM_IDLE_MS.
    */
   busyTimeoutMs?: number;
+  /**
+   * Create the folder of `filePath` when it is missing (default false: a missing folder is a
+   * DatabaseFolderMissingError, so a mistyped path never turns into an empty new database).
+   */
+  createFolder?: boolean;
+}
+
+/** DATABASE_URL names a file in a folder that does not exist (or is not a folder). */
+export class DatabaseFolderMissingError extends Error {
+  override readonly name = "DatabaseFolderMissingError";
+  readonly folder: string;
+  readonly filePath: string;
+
+  constructor(filePath: string, problem: "missing" | "not a folder") {
+    const folder = dirname(filePath);
+    super(
+      problem === "missing"
+        ? `DATABASE_URL: the folder ${folder} of ${filePath} does not exist (create it, or run coursepay migrate, which creates it)`
+        : `DATABASE_URL: ${folder}, the folder of ${filePath}, is not a folder`,
+    );
+    this.folder = folder;
+    this.filePath = filePath;
+  }
+}
+
+/**
+ * Throws DatabaseFolderMissingError unless the folder of `filePath` exists. Other failures
+ * (permissions, say) are left for opening the database to report.
+ */
+export function checkDatabaseFolder(filePath: string): void {
+  let isFolder: boolean;
+  try {
+    isFolder = statSync(dirname(filePath)).isDirectory();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      throw new DatabaseFolderMissingError(filePath, "missing");
+    }
+    return;
+  }
+  if (!isFolder) throw new DatabaseFolderMissingError(filePath, "not a folder");
+}
+
+/** Creates the folder of `filePath` with its parents; returns the first folder created, if any. */
+export function createDatabaseFolder(filePath: string): string | undefined {
+  return mkdirSync(dirname(filePath), { recursive: true });
 }
 
 export interface Database {
@@ -40,12 +86,17 @@ export interface Database {
 }
 
 /**
- * Opens the store. A local file gets its folder created and WAL mode (a property of the file,
- * so it holds on every connection of the client's pool). Busy timeout goes through the
- * client's `timeout` option, which it applies to every connection it opens.
+ * Opens the store. A local file must be in a folder that exists (created only with
+ * `createFolder`) and gets WAL mode (a property of the file, so it holds on every connection
+ * of the client's pool). Busy timeout goes through the client's `timeout` option, which it
+ * applies to every connection it opens.
+ * @throws {DatabaseFolderMissingError} when the file's folder is missing.
  */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  if (options.filePath !== undefined) mkdirSync(dirname(options.filePath), { recursive: true });
+  if (options.filePath !== undefined) {
+    if (options.createFolder === true) createDatabaseFolder(options.filePath);
+    else checkDatabaseFolder(options.filePath);
+  }
   const open = async (): Promise<Client> => {
     const client = createClient({
       url: options.url,

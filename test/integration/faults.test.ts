@@ -43,7 +43,8 @@ describe("a worker killed with SIGKILL mid-stream", () => {
     [
       "replaced by another worker that reclaims its entries",
       "replacement",
-      { CLAIM_IDLE_MS: "1000" },
+      // DATABASE_BUSY_TIMEOUT_MS below CLAIM_IDLE_MS/3, or start-up is refused.
+      { CLAIM_IDLE_MS: "1000", DATABASE_BUSY_TIMEOUT_MS: "300" },
     ],
   ])(
     "%s: every payment applied exactly once",

@@ -32,7 +32,11 @@ async function consumers(stream: string, group: string): Promise<Map<string, num
 
 describe("entries abandoned by a dead worker", () => {
   test("are reclaimed with XAUTOCLAIM after CLAIM_IDLE_MS and applied once; deleted ones are counted", async () => {
-    const config = testConfig({ CLAIM_IDLE_MS: "1000", CONSUMER_NAME: "survivor" });
+    const config = testConfig({
+      CLAIM_IDLE_MS: "1000",
+      DATABASE_BUSY_TIMEOUT_MS: "300", // below CLAIM_IDLE_MS/3, or start-up is refused
+      CONSUMER_NAME: "survivor",
+    });
     await redis.xgroup("CREATE", config.eventStream, config.consumerGroup, "0", "MKSTREAM");
     for (let i = 0; i < 5; i++) {
       await publishPayment(redis, config.eventStream, {

@@ -52,7 +52,11 @@ describe("graceful shutdown", () => {
   });
 
   test("past SHUTDOWN_TIMEOUT_MS the worker exits 1", async () => {
-    const { worker } = await startedWorker({ SHUTDOWN_TIMEOUT_MS: "300" });
+    // DATABASE_BUSY_TIMEOUT_MS below SHUTDOWN_TIMEOUT_MS, or start-up is refused.
+    const { worker } = await startedWorker({
+      SHUTDOWN_TIMEOUT_MS: "300",
+      DATABASE_BUSY_TIMEOUT_MS: "200",
+    });
     await redis.client("PAUSE", 3_000, "ALL"); // Redis stops answering: closing cannot finish
     try {
       const started = Date.now();

@@ -36,7 +36,8 @@ describe("an unreachable Redis", () => {
 });
 
 describe("an unreachable database", () => {
-  test.each([["enrollments", "--tenant", "t"], ["status"]])(
+  const commands: string[][] = [["enrollments", "--tenant", "t"], ["status"]];
+  test.each(commands)(
     "coursepay %s … says so in one line",
     async (...args: string[]) => {
       const port = await freePort();

@@ -49,7 +49,7 @@ describe("loadConfig", () => {
     });
   });
 
-  test("empty and blank strings count as unset", () => {
+  test("empty and blank strings count as unset (PAYCORE_SIGNING_SECRET aside)", () => {
     const config = loadConfig({ BATCH_SIZE: "", LOG_LEVEL: "  ", HTTP_PORT: "" });
     expect(config.batchSize).toBe(500);
     expect(config.logLevel).toBe("info");
@@ -61,6 +61,7 @@ describe("loadConfig", () => {
       REDIS_URL: "rediss://:pw@redis.example:6380/1",
       DATABASE_URL: "libsql://db.example.turso.io",
       DATABASE_AUTH_TOKEN: "tok",
+      DATABASE_BUSY_TIMEOUT_MS: "99",
       EVENT_STREAM: "s1",
       CONSUMER_GROUP: "g1",
       CONSUMER_NAME: "c1",
@@ -82,7 +83,7 @@ describe("loadConfig", () => {
       APP_ENV: "production",
       ENABLE_SIMULATOR: "yes",
       SIMULATOR_INTERVAL_MS: "10",
-      PAYCORE_SIGNING_SECRET: " a , ,b,",
+      PAYCORE_SIGNING_SECRET: " a , b ",
       HTTP_PORT: "0",
       HTTP_HOST: "0.0.0.0",
     });
@@ -91,6 +92,7 @@ describe("loadConfig", () => {
       databaseUrl: "libsql://db.example.turso.io",
       databaseFilePath: undefined,
       databaseAuthToken: "tok",
+      databaseBusyTimeoutMs: 99,
       eventStream: "s1",
       consumerGroup: "g1",
       consumerName: "c1",
@@ -214,8 +216,8 @@ describe("loadConfig", () => {
       ["EVENT_STREAM", "a b", "a non-empty name without whitespace"],
       ["CONSUMER_GROUP", "g\tx", "a non-empty name without whitespace"],
       ["CONSUMER_NAME", "x\u0001y", "a non-empty name without whitespace"],
-      ["GROUP_START_ID", ">", "one of 0|$|<ms>-<seq>"],
-      ["GROUP_START_ID", "1-2-3", "one of 0|$|<ms>-<seq>"],
+      ["GROUP_START_ID", ">", "one of 0|$|<ms>|<ms>-<seq>"],
+      ["GROUP_START_ID", "1-2-3", "one of 0|$|<ms>|<ms>-<seq>"],
       ["ENABLE_EVENT_CONSUMER", "maybe", "one of true|false|1|0|yes|no"],
       ["MIGRATE_ON_START", "maybe", "one of true|false|1|0|yes|no"],
       ["BATCH_SIZE", "abc", "an integer from 1 to 10000"],
