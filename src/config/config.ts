@@ -3,10 +3,24 @@
  * one ConfigError; secret values never appear in it (URLs only in their redacted form).
  */
 import os from "node:os";
-import path from "node:path";
 import * as v from "valibot";
 import { redactUrl } from "./redact.ts";
-import { parseSigningSecrets, SIGNING_SECRET_SYNTAX } from "./signing-secrets.ts";
+import {
+  anyString,
+  boolean,
+  databaseUrl,
+  groupStartId,
+  integer,
+  isBarePath,
+  name,
+  oneOf,
+  redisUrl,
+  signingSecrets,
+  suggestedFileUrl,
+  WHOLE_MESSAGE,
+} from "./setting-schemas.ts";
+
+export { isGroupStartId, suggestedFileUrl } from "./setting-schemas.ts";
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -108,188 +122,6 @@ export class ConfigError extends Error {
     );
     this.issues = issues;
   }
-}
-
-// --- one schema per kind of variable; each message says what the variable accepts ----------
-
-type Expectation = string;
-
-function integer(min: number, max: number): v.GenericSchema<string, number> {
-  const expects: Expectation = `an integer from ${min} to ${max}`;
-  return v.pipe(
-    v.string(expects),
-    v.regex(/^[+-]?\d{1,16}$/, expects),
-    v.transform(Number),
-    v.minValue(min, expects),
-    v.maxValue(max, expects),
-  );
-}
-
-const BOOLEAN_WORDS: Record<string, boolean> = {
-  true: true,
-  false: false,
-  "1": true,
-  "0": false,
-  yes: true,
-  no: false,
-};
-
-function boolean(): v.GenericSchema<string, boolean> {
-  const expects = "one of true|false|1|0|yes|no";
-  return v.pipe(
-    v.string(expects),
-    v.transform((s) => s.toLowerCase()),
-    v.check((s) => Object.hasOwn(BOOLEAN_WORDS, s), expects),
-    v.transform((s) => BOOLEAN_WORDS[s] === true),
-  );
-}
-
-function oneOf<const T extends readonly string[]>(options: T): v.GenericSchema<string, T[number]> {
-  const expects = `one of ${options.join("|")}`;
-  return v.pipe(
-    v.string(expects),
-    v.transform((s) => s.toLowerCase()),
-    v.picklist(options, expects),
-  );
-}
-
-/** Stream, group and consumer names, host names: non-empty, no whitespace or control chars. */
-function name(): v.GenericSchema<string, string> {
-  const expects = "a non-empty name without whitespace";
-  return v.pipe(v.string(expects), v.regex(/^[^\s\p{Cc}]+$/u, expects));
-}
-
-function isRedisUrl(text: string): boolean {
-  const url = URL.parse(text);
-  return url !== null && (url.protocol === "redis:" || url.protocol === "rediss:");
-}
-
-/** Largest database number Redis accepts (`databases` is an int). */
-const MAX_REDIS_DB = 2_147_483_647;
-
-/** The path of a Redis URL is its database: empty or `/` (database 0), or `/N`. */
-function hasRedisDatabase(text: string): boolean {
-  const url = URL.parse(text);
-  if (url === null) return true; // refused by isRedisUrl already
-  if (url.pathname === "" || url.pathname === "/") return true;
-  const db = /^\/(\d{1,10})$/.exec(url.pathname)?.[1];
-  return db !== undefined && Number(db) <= MAX_REDIS_DB;
-}
-
-function redisUrl(): v.GenericSchema<string, string> {
-  const expects = "a redis:// or rediss:// URL";
-  return v.pipe(
-    v.string(expects),
-    v.check(isRedisUrl, expects),
-    v.check(
-      hasRedisDatabase,
-      "a redis:// or rediss:// URL whose path is empty or a database number (/0, /1, …)",
-    ),
-  );
-}
-
-const MAX_UINT64 = 18_446_744_073_709_551_615n;
-
-/** `0`, `$`, `<ms>` or `<ms>-<seq>`: digits only (no sign, no spaces), each part below 2^64. */
-export function isGroupStartId(text: string): boolean {
-  if (text === "$") return true;
-  const match = /^(\d+)(?:-(\d+))?$/.exec(text);
-  if (match === null) return false;
-  return match.slice(1).every((part) => part === undefined || BigInt(part) <= MAX_UINT64);
-}
-
-function groupStartId(): v.GenericSchema<string, string> {
-  const expects = `one of 0|$|<ms>|<ms>-<seq>, each part a decimal integer up to ${MAX_UINT64}`;
-  return v.pipe(v.string(expects), v.check(isGroupStartId, expects));
-}
-
-interface Database {
-  url: string;
-  filePath: string | undefined;
-}
-
-const REMOTE_DATABASE_PROTOCOLS = new Set(["libsql:", "http:", "https:", "ws:", "wss:"]);
-
-/** `file:` split the way libSQL reads it: optional `//authority`, path, optional `?query`. */
-const FILE_URL = /^file:(?:\/\/(?<authority>[^/?#]*))?(?<path>[^?#]*)(?<query>\?[^#]*)?$/s;
-
-function toDatabase(text: string): Database | undefined {
-  if (text === ":memory:") return { url: text, filePath: undefined };
-  if (text.startsWith("file:")) {
-    const groups = FILE_URL.exec(text)?.groups;
-    if (groups === undefined) return undefined;
-    const { authority, query = "" } = groups;
-    if (authority !== undefined && authority !== "" && authority !== "localhost") return undefined;
-    let filePath: string;
-    try {
-      filePath = decodeURIComponent(groups.path ?? "");
-    } catch {
-      return undefined;
-    }
-    if (filePath === "") return undefined;
-    if (filePath === ":memory:") return { url: text, filePath: undefined };
-    const absolute = path.resolve(process.cwd(), filePath);
-    // libSQL percent-decodes the path, so characters with a meaning in URLs are encoded back.
-    const encoded = absolute.replace(/[%?#]/g, (c) => encodeURIComponent(c));
-    return { url: `file:${encoded}${query}`, filePath: absolute };
-  }
-  const url = URL.parse(text);
-  if (url === null || !REMOTE_DATABASE_PROTOCOLS.has(url.protocol) || url.host === "") {
-    return undefined;
-  }
-  return { url: text, filePath: undefined };
-}
-
-/**
- * A DATABASE_URL that is a bare path (no scheme, no `@`, `?` or `:`) is shown as it is, with
- * the `file:` URL it probably meant: `/var/lib/x.db` → `file:/var/lib/x.db`.
- */
-function isBarePath(text: string): boolean {
-  return text !== "" && !/[:@?]/.test(text);
-}
-
-/** `file:<path>`, with the characters a file: URL gives a meaning to encoded. */
-export function suggestedFileUrl(text: string): string | undefined {
-  if (!isBarePath(text) || text.startsWith("~")) return undefined;
-  return `file:${text.replace(/[%#]/g, (c) => encodeURIComponent(c))}`;
-}
-
-function databaseUrl(): v.GenericSchema<string, Database> {
-  const expects = "a file:, :memory:, libsql:, http:, https:, ws: or wss: URL";
-  return v.pipe(
-    v.string(expects),
-    v.check((s) => toDatabase(s) !== undefined, expects),
-    v.transform((s) => toDatabase(s) as Database),
-  );
-}
-
-function anyString(): v.GenericSchema<string, string> {
-  return v.string("a string");
-}
-
-/**
- * Marks an issue message that is the whole text after `VARIABLE: `, not only what the variable
- * accepts (which gets `, got <value>` appended).
- */
-const WHOLE_MESSAGE = "\u0000";
-
-const SIGNING_SECRETS_EXPECTED = "a comma-separated list of secrets";
-
-function signingSecrets(): v.GenericSchema<string, string[]> {
-  return v.pipe(
-    v.string(SIGNING_SECRETS_EXPECTED),
-    v.rawTransform(({ dataset, addIssue, NEVER }) => {
-      const parsed = parseSigningSecrets(dataset.value);
-      if (parsed.ok) return parsed.secrets;
-      const advice = parsed.blank
-        ? "unset PAYCORE_SIGNING_SECRET to turn signature checks off"
-        : SIGNING_SECRET_SYNTAX;
-      addIssue({
-        message: `${WHOLE_MESSAGE}expected ${SIGNING_SECRETS_EXPECTED}, got ${parsed.problem} (${advice})`,
-      });
-      return NEVER;
-    }),
-  );
 }
 
 // --- the variables ---------------------------------------------------------------------------
