@@ -6,10 +6,28 @@ const DATA_ERROR_PREFIXES = [
   "SQLITE_RANGE",
 ];
 
+/** Primary SQLite result codes, for errors that carry only the number. */
+const RESULT_CODES: Record<number, string> = {
+  5: "SQLITE_BUSY",
+  6: "SQLITE_LOCKED",
+  8: "SQLITE_READONLY",
+  10: "SQLITE_IOERR",
+  11: "SQLITE_CORRUPT",
+  13: "SQLITE_FULL",
+  14: "SQLITE_CANTOPEN",
+};
+
 function errorCode(error: unknown): string | undefined {
   for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
     const code = (current as { code?: unknown }).code;
-    if (typeof code === "string") return code;
+    if (typeof code === "string" && code !== "") return code;
+    // libsql's native driver fails to open a connection with an empty code and the SQLite
+    // result code only in its message: `ConnectionFailed("Unable to open connection to …: 14")`.
+    const number = /^ConnectionFailed\(".*: (\d+)"\)$/s.exec(current.message)?.[1];
+    if (number !== undefined) {
+      const primary = Number(number) & 0xff;
+      return RESULT_CODES[primary] ?? `SQLITE_ERROR_${primary}`;
+    }
     current = current.cause;
   }
   return undefined;

@@ -79,7 +79,13 @@ export class WorkerProgress implements ConsumerObserver {
     const problems: string[] = [];
     if (this.#redisDown !== undefined) problems.push(`Redis calls are failing: ${this.#redisDown}`);
     const readSince = this.#lastReadAt ?? this.#consumingSince;
-    if (readSince !== undefined && now - readSince > this.thresholds.readStallMs) {
+    // While a batch keeps failing to commit, the consumer retries it in place and reads
+    // nothing: no read is overdue then, and blaming Redis would point the operator the wrong way.
+    if (
+      this.#failingSince === undefined &&
+      readSince !== undefined &&
+      now - readSince > this.thresholds.readStallMs
+    ) {
       problems.push(`no read from Redis has completed for ${seconds(now - readSince)}`);
     }
     if (

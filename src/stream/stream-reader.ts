@@ -161,8 +161,17 @@ export class StreamReader {
     if (ids.length > 0) await this.commands.xack(this.#stream, this.#group, ...ids);
   }
 
-  /** Resolves once both connections are ready again, or when `signal` aborts. */
+  /**
+   * Resolves once both connections are ready again, or when `signal` aborts. One that still
+   * looks ready gets a PING first: when the whole path went silent, a connection that was idle
+   * then has not noticed (nothing was owed on it), and would be found dead only by the next
+   * command sent after the other one came back, a whole timeout later. The PING finds out now,
+   * within REDIS_TIMEOUT_MS, so both reconnect meanwhile.
+   */
   async untilConnected(signal: AbortSignal): Promise<void> {
+    for (const connection of [this.blocking, this.commands]) {
+      if (connection.status === "ready") connection.ping().catch(() => {});
+    }
     await untilReady(this.blocking, signal);
     await untilReady(this.commands, signal);
   }

@@ -105,11 +105,16 @@ export interface RedisServer {
 const running = new Set<RedisServer>();
 
 /**
- * Starts `redis-server` on 127.0.0.1:port (no persistence, files in dir) and resolves once it
- * answers PING. A watchdog kills it if this process dies without stopping it (bun test does not
- * emit "exit", and `--bail` skips afterAll).
+ * Starts `redis-server` on 127.0.0.1:port (no persistence, files in dir, then `extraArgs` such
+ * as `["--proto-max-bulk-len", "1mb"]`) and resolves once it answers PING. A watchdog kills it
+ * if this process dies without stopping it (bun test does not emit "exit", and `--bail` skips
+ * afterAll).
  */
-export async function startRedisServer(port: number, dir: string): Promise<RedisServer> {
+export async function startRedisServer(
+  port: number,
+  dir: string,
+  extraArgs: readonly string[] = [],
+): Promise<RedisServer> {
   if (!Bun.which("redis-server")) throw new Error(NOT_INSTALLED);
   const logFile = join(dir, `redis-${port}.log`);
   const proc = Bun.spawn(
@@ -123,7 +128,7 @@ export async function startRedisServer(port: number, dir: string): Promise<Redis
       "",
       "--appendonly",
       "no",
-    ].concat(["--daemonize", "no", "--dir", dir, "--logfile", logFile]),
+    ].concat(["--daemonize", "no", "--dir", dir, "--logfile", logFile], extraArgs),
     { stdio: ["ignore", "ignore", "ignore"] },
   );
   proc.unref();
@@ -175,10 +180,13 @@ function readLog(path: string): string {
 }
 
 /** Starts redis-server on a free port, trying another port if one was taken in the meantime. */
-export async function startRedisOnFreePort(dir: string): Promise<RedisServer> {
+export async function startRedisOnFreePort(
+  dir: string,
+  extraArgs: readonly string[] = [],
+): Promise<RedisServer> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startRedisServer(await freePort(), dir);
+      return await startRedisServer(await freePort(), dir, extraArgs);
     } catch (error) {
       if (attempt >= 3 || (error as Error).message === NOT_INSTALLED) throw error;
     }
