@@ -11,6 +11,7 @@ import type { Logger } from "./observe/logger.ts";
 import { COMMIT_STALL_MS, WorkerProgress } from "./observe/worker-progress.ts";
 import { sleep } from "./stream/backoff.ts";
 import { type ConsumerObserver, EventConsumer } from "./stream/consumer.ts";
+import { warnIfConsumerNameShared } from "./stream/consumer-name-check.ts";
 import { DeadLetterWriter, deadLetterStreamName } from "./stream/dead-letters.ts";
 import {
   checkRedisVersion,
@@ -136,7 +137,19 @@ export function createWorker(
         );
       }
     };
-    const setUp = () => ensureGroup(config.groupStartId);
+    const setUp = async () => {
+      await ensureGroup(config.groupStartId);
+      await warnIfConsumerNameShared(
+        commands,
+        {
+          stream: config.eventStream,
+          group: config.consumerGroup,
+          consumer: config.consumerName,
+          claimIdleMs: config.claimIdleMs,
+        },
+        logger,
+      );
+    };
     if (!(await untilRedisAnswers(commands, aborter.signal, logger, setUp))) return;
     const reader = new StreamReader(blocking, commands, {
       stream: config.eventStream,

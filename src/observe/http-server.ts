@@ -6,7 +6,7 @@
 import type { Worker } from "../worker.ts";
 import type { Logger } from "./logger.ts";
 import type { WorkerMetrics } from "./metrics.ts";
-import { checkDatabase, checkRedis } from "./stream-status.ts";
+import { checkDatabase, checkRedis, connectionState } from "./stream-status.ts";
 
 /** What readiness looks at: the worker (src/worker.ts). */
 export type ReadinessSource = Pick<
@@ -89,12 +89,13 @@ export async function readinessProblems(
   const { phase, redis, readConnection, database } = worker;
   if (phase === "opening the database") return ["starting: opening the database"];
   if (phase === "waiting for Redis") {
-    return [`starting: waiting for Redis (connection is ${redis?.status ?? "not created"})`];
+    const state = redis === undefined ? "not created" : connectionState(redis.status);
+    return [`starting: waiting for Redis (connection is ${state})`];
   }
   if (phase === "stopped") return ["stopped"];
   const problems: string[] = [];
   if (readConnection !== undefined && readConnection.status !== "ready") {
-    problems.push(`Redis read connection is ${readConnection.status}`);
+    problems.push(`Redis read connection is ${connectionState(readConnection.status)}`);
   }
   const checks = await Promise.all([
     redis === undefined ? undefined : checkRedis(redis, timeoutMs),

@@ -163,12 +163,30 @@ export async function readDatabaseStatus(client: Client): Promise<DatabaseStatus
 /** Undefined when Redis answers PING in time, else why not. Never queues behind a dead link. */
 export async function checkRedis(redis: Redis, timeoutMs: number): Promise<string | undefined> {
   // The worker's connection retries for ever; a command sent while it is down would wait.
-  if (redis.status !== "ready") return `Redis connection is ${redis.status}`;
+  if (redis.status !== "ready") return `Redis connection is ${connectionState(redis.status)}`;
   try {
     await withTimeout(redis.ping(), timeoutMs, "Redis PING");
     return undefined;
   } catch (error) {
     return `Redis: ${errorMessage(error)}`;
+  }
+}
+
+/** ioredis' status words as an operator reads them. */
+export function connectionState(status: string): string {
+  switch (status) {
+    case "wait":
+      return "not opened yet";
+    case "connecting":
+    case "connect":
+      return "connecting";
+    case "reconnecting":
+      return "reconnecting";
+    case "close":
+    case "end":
+      return "closed";
+    default:
+      return status;
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import { type DatabaseErrorSummary, describeDatabaseError } from "../db/database-errors.ts";
 import type { ConsumerObserver } from "../stream/consumer.ts";
+import { describeRedisFailure } from "../stream/redis-errors.ts";
 
 export interface ProgressThresholds {
   /** BLOCK_MS + REDIS_TIMEOUT_MS: a read that has not come back by then is stuck. */
@@ -54,7 +55,7 @@ export class WorkerProgress implements ConsumerObserver {
   }
 
   redisDown(error: unknown): void {
-    this.#redisDown = error instanceof Error ? error.message : String(error);
+    this.#redisDown = describeRedisFailure(error);
   }
 
   redisUp(): void {

@@ -261,10 +261,23 @@ export class EventConsumer {
     this.#deps.observer?.batchSettled?.(results, (performance.now() - started) / 1000);
   }
 
-  /** Runs the batch's transaction, retrying in place (delivery counts untouched) until it commits. */
+  /**
+   * Runs the batch's transaction, retrying in place (delivery counts untouched) until it commits.
+   * The database is mended (reopened) right before each retry, after the backoff, so a reopen
+   * that fails for a moment (no file descriptors) is tried again when the next attempt is due.
+   */
   async #dispatch(batch: readonly BatchEntry[]): Promise<EntryResult[] | undefined> {
     const { dispatcher, logger, observer } = this.#deps;
+    let lastError: unknown;
     for (;;) {
+      if (this.#databaseFailures > 0) {
+        await dispatcher.recoverFrom(lastError).catch((recoverError: unknown) => {
+          logger.warn(
+            describeDatabaseError(recoverError),
+            "Could not reopen the database; retrying",
+          );
+        });
+      }
       try {
         const results = await dispatcher.dispatch(batch);
         observer?.batchCommitted?.();
@@ -274,6 +287,7 @@ export class EventConsumer {
         }
         return results;
       } catch (error) {
+        lastError = error;
         this.#databaseFailures++;
         observer?.commitFailed?.(error);
         const now = Date.now();
@@ -289,12 +303,6 @@ export class EventConsumer {
           );
         }
         if (this.stopping) return undefined;
-        await dispatcher.recoverFrom(error).catch((recoverError: unknown) => {
-          logger.warn(
-            describeDatabaseError(recoverError),
-            "Could not reopen the database; retrying",
-          );
-        });
         await sleep(backoffDelay(this.#databaseFailures, this.#backoff()), this.#stopSignal.signal);
         if (this.stopping) return undefined;
       }

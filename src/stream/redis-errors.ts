@@ -67,3 +67,13 @@ export function redisErrorMessage(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.replace(/ script: [0-9a-f]{40}, on @user_script:\d+\.$/, "");
 }
+
+/** A failed Redis call as an operator reads it (ioredis' wording names its own options). */
+export function describeRedisFailure(error: unknown): string {
+  if (error instanceof Error) {
+    if (error.name === "MaxRetriesPerRequestError") return "the connection was lost";
+    if (error.message.startsWith("Command timed out")) return "no answer within REDIS_TIMEOUT_MS";
+    if (error.message.startsWith("Stream isn't writeable")) return "not connected";
+  }
+  return redisErrorMessage(error);
+}
