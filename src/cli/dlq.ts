@@ -183,7 +183,16 @@ function toJson(letter: StoredDeadLetter): Record<string, unknown> {
     id: letter.id,
     original_id: letter.originalId,
     original: letter.original ?? null,
+    ...(letter.originalEncoding === undefined
+      ? {}
+      : { original_encoding: letter.originalEncoding }),
     ...(letter.original === undefined ? { original_text: letter.originalText } : {}),
+    ...(letter.truncated === undefined
+      ? {}
+      : {
+          original_bytes: letter.truncated.bytes,
+          original_sha256: letter.truncated.sha256 ?? null,
+        }),
     reason: letter.reason,
     detail: letter.detail,
     attempts: letter.attempts ?? null,

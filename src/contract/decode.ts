@@ -3,6 +3,7 @@
  * (nothing parsed), then JSON, then the event type's valibot schema. A failure is a value with a
  * dead-letter reason and a detail naming each broken rule.
  */
+import { isUtf8 } from "node:buffer";
 import * as v from "valibot";
 import { escapeForTerminal } from "../observe/terminal-text.ts";
 import { isTruthy } from "./boolean-words.ts";
@@ -69,9 +70,18 @@ export interface DecodeOptions {
 /** Longest trace id or event type copied from a rejected entry into the result. */
 const MAX_HINT_LENGTH = 256;
 
-export function decodeEntry(fields: readonly string[], options: DecodeOptions): DecodeResult {
+/**
+ * `bytes`: the entry's fields exactly as they arrived, when the strings may not be (the Redis
+ * client replaces bytes that are not UTF-8 with U+FFFD; see `mayHaveLostBytes`). The signature
+ * is then checked over those bytes, and bytes that are not UTF-8 reject the entry.
+ */
+export function decodeEntry(
+  fields: readonly string[],
+  options: DecodeOptions,
+  bytes?: readonly Uint8Array[],
+): DecodeResult {
   try {
-    return decode(fields, options);
+    return decode(fields, options, bytes);
   } catch (error) {
     // Unreachable by design; the guard keeps the promise "never throws" for any input.
     const message = error instanceof Error ? error.message : String(error);
@@ -88,7 +98,20 @@ export function tooLarge(bytes: number, maxEventBytes: number): DecodeResult {
   };
 }
 
-function decode(fields: readonly string[], options: DecodeOptions): DecodeResult {
+/**
+ * True when a field holds U+FFFD, the character the Redis client puts where bytes were not
+ * UTF-8: the entry must be read again as bytes to know what arrived. One scan per field, cheap.
+ */
+export function mayHaveLostBytes(fields: readonly string[]): boolean {
+  for (const field of fields) if (field.includes("\uFFFD")) return true;
+  return false;
+}
+
+function decode(
+  fields: readonly string[],
+  options: DecodeOptions,
+  bytes: readonly Uint8Array[] | undefined,
+): DecodeResult {
   if (!Array.isArray(fields) || !fields.every((item) => typeof item === "string")) {
     return { ok: false, reason: "invalid_event", detail: "entry must be an array of strings" };
   }
@@ -105,9 +128,11 @@ function decode(fields: readonly string[], options: DecodeOptions): DecodeResult
   const record = fieldsToRecord(fields);
   const secrets = options.signingSecrets ?? [];
   if (secrets.length > 0) {
-    const problem = signatureProblem(record, secrets);
+    const problem = signatureProblem(record, secrets, bytes && rawField(fields, bytes, "data"));
     if (problem !== undefined) return { ok: false, reason: "unauthenticated", detail: problem };
   }
+  const notUtf8 = bytes === undefined ? undefined : firstNotUtf8(fields, bytes);
+  if (notUtf8 !== undefined) return notUtf8;
   const read = recordToEnvelope(record);
   if (!read.ok) {
     // Only the flat form has readable fields left when its metadata is not JSON.
@@ -149,12 +174,14 @@ function decode(fields: readonly string[], options: DecodeOptions): DecodeResult
 function signatureProblem(
   record: Record<string, string>,
   secrets: readonly string[],
+  dataBytes: Uint8Array | undefined,
 ): string | undefined {
   if (record.data === undefined) {
     return "signing is on (PAYCORE_SIGNING_SECRET) and a flat-form entry has no data field to sign";
   }
   if (record.signature === undefined) return "signature missing";
-  if (!verifySignature(record.data, record.signature, secrets)) {
+  // Over the bytes as they arrived when they are known: the string may have lost some.
+  if (!verifySignature(dataBytes ?? record.data, record.signature, secrets)) {
     return "signature does not match any signing secret";
   }
   return undefined;
@@ -181,6 +208,35 @@ function issueMessage(issue: v.BaseIssue<unknown>): string {
     return "required";
   }
   return issue.message;
+}
+
+/** The bytes of the first field named `name` (as fieldsToRecord picks it). */
+function rawField(
+  fields: readonly string[],
+  bytes: readonly Uint8Array[],
+  name: string,
+): Uint8Array | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return bytes[i + 1];
+  return undefined;
+}
+
+/** The dead-letter decision for the first name or value whose bytes are not UTF-8. */
+function firstNotUtf8(
+  fields: readonly string[],
+  bytes: readonly Uint8Array[],
+): DecodeResult | undefined {
+  for (let i = 0; i < bytes.length; i++) {
+    const field = bytes[i] as Uint8Array;
+    if (isUtf8(field)) continue;
+    const at = `not valid UTF-8 (${field.length} bytes; kept exactly in the dead letter)`;
+    if (i % 2 === 0)
+      return { ok: false, reason: "invalid_event", detail: `field name ${i / 2 + 1} is ${at}` };
+    const name = escapeForTerminal(fields[i - 1] ?? "");
+    return name === "data"
+      ? { ok: false, reason: "invalid_json", detail: `data is ${at}` }
+      : { ok: false, reason: "invalid_event", detail: `field ${name} is ${at}` };
+  }
+  return undefined;
 }
 
 function hints(raw: unknown): { traceId?: string; eventType?: string } {

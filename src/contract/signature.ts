@@ -2,7 +2,8 @@
  * Signed entries (PAYCORE_SIGNING_SECRET): the field `signature` is the hex HMAC-SHA256, keyed
  * with the UTF-8 bytes of one secret, of the exact bytes of the field `data` as they arrive,
  * read as UTF-8: nothing is parsed, trimmed or re-serialised first, and no other field is
- * signed. A `data` that is not valid UTF-8 never verifies (its bytes do not survive decoding).
+ * signed. When the bytes are known (an entry whose `data` may not be UTF-8 is read again as
+ * bytes), the HMAC is computed over them.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 
@@ -17,7 +18,7 @@ export function signData(data: string, secret: string): string {
  * time, so timing tells an attacker nothing about the digest.
  */
 export function verifySignature(
-  data: string,
+  data: string | Uint8Array,
   signature: string,
   secrets: readonly string[],
 ): boolean {
@@ -26,7 +27,10 @@ export function verifySignature(
   let valid = false;
   // Every secret is tried, whichever matches, so the time does not say which key signed.
   for (const secret of secrets) {
-    const expected = createHmac("sha256", secret).update(data, "utf8").digest();
+    const hmac = createHmac("sha256", secret);
+    const expected = (
+      typeof data === "string" ? hmac.update(data, "utf8") : hmac.update(data)
+    ).digest();
     if (timingSafeEqual(expected, given)) valid = true;
   }
   return valid;

@@ -1,4 +1,4 @@
-import { decodeEntry, tooLarge } from "../contract/decode.ts";
+import { decodeEntry, mayHaveLostBytes, tooLarge } from "../contract/decode.ts";
 import { describeDatabaseError } from "../db/database-errors.ts";
 import type { BatchEntry, Dispatcher, EntryResult } from "../dispatch/dispatcher.ts";
 import { OUTCOMES, type Outcome } from "../dispatch/outcome.ts";
@@ -213,16 +213,17 @@ export class EventConsumer {
     const byId = new Map<string, StreamEntry>();
     const batch: BatchEntry[] = [];
     const deletedIds: string[] = [];
-    for (const entry of entries) {
-      if (entry.fields === null) {
-        deletedIds.push(entry.id);
+    for (const read of entries) {
+      if (read.fields === null) {
+        deletedIds.push(read.id);
         continue;
       }
+      const entry = read.oversized ? read : await this.#withBytesIfLost(read, read.fields);
       byId.set(entry.id, entry);
       const decoded = entry.oversized
         ? tooLarge(entry.oversized.bytes, options.maxEventBytes)
-        : decodeEntry(entry.fields, options);
-      batch.push({ id: entry.id, fields: entry.fields, decoded });
+        : decodeEntry(read.fields, options, entry.bytes);
+      batch.push({ id: entry.id, fields: read.fields, decoded });
     }
     if (deletedIds.length > 0) {
       this.#deletedInHand += deletedIds.length;
@@ -376,6 +377,17 @@ export class EventConsumer {
       if (classifyRedisError(error) === "persistent") this.#parked.park(letters, Date.now());
       else await this.#recover(error);
     }
+  }
+
+  /**
+   * An entry whose strings may have lost bytes that were not UTF-8 is read again as bytes, so
+   * the signature is checked over what arrived and its dead letter keeps it exactly. Rare: only
+   * entries holding U+FFFD pay this round trip.
+   */
+  async #withBytesIfLost(entry: StreamEntry, fields: readonly string[]): Promise<StreamEntry> {
+    if (!mayHaveLostBytes(fields)) return entry;
+    const bytes = await this.#deps.reader.bytesOf(entry.id).catch(() => undefined);
+    return bytes === undefined ? entry : { ...entry, bytes };
   }
 
   /** Fills in the SHA-256 of oversized entries read as a prefix, reading each one whole, alone. */

@@ -14,8 +14,12 @@ export interface StoredDeadLetter {
   id: string;
   /** The entry id it had on the main stream. */
   originalId: string;
-  /** The original field/value pairs; undefined when `original` is not such a JSON array. */
+  /**
+   * The original field/value pairs; undefined when `original` is not such a JSON array. Each
+   * one base64 when `originalEncoding` is `base64` (an entry that was not UTF-8).
+   */
   original: string[] | undefined;
+  originalEncoding?: "base64" | undefined;
   /** `original` as stored, for a dead letter whose `original` could not be read. */
   originalText: string;
   /**
@@ -231,7 +235,9 @@ export class DeadLetterStore {
         this.deadLetterStream,
         this.stream,
         letter.id,
-        ...letter.original,
+        ...(letter.originalEncoding === "base64"
+          ? letter.original.map((field) => Buffer.from(field, "base64"))
+          : letter.original),
       );
       newId = typeof reply === "string" ? reply : undefined;
     } catch (error) {
@@ -286,6 +292,7 @@ export function parseDeadLetter(id: string, fields: readonly string[]): StoredDe
     id,
     originalId: values.get("original_id") ?? "",
     original: prefix === undefined ? parseOriginal(originalText) : undefined,
+    originalEncoding: values.get("original_encoding") === "base64" ? "base64" : undefined,
     originalText,
     truncated:
       prefix === undefined

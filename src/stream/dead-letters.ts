@@ -1,7 +1,9 @@
+import { isUtf8 } from "node:buffer";
 import type Redis from "ioredis";
 import type { DeadLetterReason } from "../contract/decode.ts";
 import type { EntryResult } from "../dispatch/dispatcher.ts";
 import { type Oversized, prefixOf, sha256OfFields } from "./oversized-entry.ts";
+import type { StreamEntry } from "./stream-reader.ts";
 import { withScripts } from "./stream-scripts.ts";
 
 export interface DeadLetter {
@@ -13,6 +15,11 @@ export interface DeadLetter {
   originalFields: readonly string[];
   /** Set for an entry over MAX_EVENT_BYTES: its dead letter keeps a prefix, size and SHA-256. */
   oversized?: Oversized | undefined;
+  /**
+   * The original's exact bytes, for an entry that was not UTF-8: its `original` is then kept as
+   * base64 (`original_encoding: base64`), so a replay puts the very same bytes back.
+   */
+  originalBytes?: readonly Uint8Array[] | undefined;
   reason: DeadLetterReason;
   detail: string;
   subscriber?: string | undefined;
@@ -31,17 +38,18 @@ export function deadLetterStreamName(stream: string): string {
  */
 export function deadLetterFor(
   result: EntryResult,
-  originalFields: readonly string[],
+  entry: Pick<StreamEntry, "fields" | "oversized" | "bytes">,
   attempts: number,
-  oversized?: Oversized,
 ): DeadLetter | undefined {
-  const { disposition, entry } = result;
+  const { disposition } = result;
   if (disposition.kind === "ack") return undefined;
-  const decoded = entry.decoded;
+  const decoded = result.entry.decoded;
+  const bytes = entry.bytes?.some((field) => !isUtf8(field)) ? entry.bytes : undefined;
   const common = {
-    originalId: entry.id,
-    originalFields,
-    oversized,
+    originalId: result.entry.id,
+    originalFields: entry.fields ?? [],
+    oversized: entry.oversized,
+    originalBytes: bytes,
     attempts,
     traceId: decoded.ok ? decoded.event.trace_id : decoded.traceId,
     eventType: decoded.ok ? decoded.event.event_type : decoded.eventType,
@@ -137,7 +145,14 @@ export const MAX_DETAIL_CHARS = 4096;
 
 /** `original`, or for an oversized entry `original_prefix`, `original_bytes`, `original_sha256`. */
 function originalFields(letter: DeadLetter): string[] {
-  const { oversized, originalFields: fields } = letter;
+  const { oversized, originalFields: fields, originalBytes } = letter;
+  if (originalBytes !== undefined && oversized === undefined) {
+    const encoded = originalBytes.map((field) => Buffer.from(field).toString("base64"));
+    const text = JSON.stringify(encoded);
+    if (text.length <= MAX_ORIGINAL_JSON_CHARS) {
+      return ["original", text, "original_encoding", "base64"];
+    }
+  }
   if (oversized === undefined) {
     // JSON escaping makes a character at most 6 long, so this never builds more than 1.5 MB.
     const chars = fields.reduce((sum, field) => sum + field.length, 0);

@@ -52,7 +52,7 @@ export function planSettlement(
       plan.retries.push({ entry, retries: retriesDone + 1, nextAttemptAt: rules.now + delay });
       continue;
     }
-    const letter = deadLetterFor(result, entry.fields ?? [], attempts, entry.oversized);
+    const letter = deadLetterFor(result, entry, attempts);
     if (letter === undefined) plan.ackIds.push(id);
     else plan.deadLetters.push(letter);
   }

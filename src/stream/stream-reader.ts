@@ -15,6 +15,11 @@ export interface StreamEntry {
   readonly deliveries: number;
   /** Set when the entry is over MAX_EVENT_BYTES: it was never read whole into this process. */
   readonly oversized?: Oversized;
+  /**
+   * Its names and values exactly as they are in Redis, read again for an entry whose strings
+   * may have lost bytes that were not UTF-8 (see decode's mayHaveLostBytes).
+   */
+  readonly bytes?: readonly Buffer[];
 }
 
 export interface AutoClaimResult {
@@ -118,6 +123,15 @@ export class StreamReader {
   async autoClaim(minIdleMs: number, cursor: string, count: number): Promise<AutoClaimResult> {
     const reply = await this.#guarded("claim", cursor, count, minIdleMs);
     return { cursor: reply.cursor, entries: reply.entries, deletedIds: reply.deletedIds };
+  }
+
+  /** The names and values of entry `id` as bytes; undefined when it is no longer in the stream. */
+  async bytesOf(id: string): Promise<Buffer[] | undefined> {
+    const [entry] = (await this.commands.xrangeBuffer(this.#stream, id, id)) as [
+      Buffer,
+      Buffer[] | null,
+    ][];
+    return entry?.[1] ?? undefined;
   }
 
   /**
