@@ -9,19 +9,16 @@ import { Dispatcher } from "./dispatch/dispatcher.ts";
 import { SubscriberRegistry } from "./dispatch/registry.ts";
 import type { Logger } from "./observe/logger.ts";
 import { COMMIT_STALL_MS, WorkerProgress } from "./observe/worker-progress.ts";
-import { sleep } from "./stream/backoff.ts";
 import { type ConsumerObserver, EventConsumer } from "./stream/consumer.ts";
 import { warnIfConsumerNameShared } from "./stream/consumer-name-check.ts";
+import { fanOut } from "./stream/consumer-observers.ts";
 import { DeadLetterWriter, deadLetterStreamName } from "./stream/dead-letters.ts";
 import {
-  checkRedisVersion,
   createRedis,
   ensureConsumerGroup,
   reportConnectionState,
-  UnsupportedRedisError,
-  untilReady,
 } from "./stream/redis-connection.ts";
-import { classifyRedisError } from "./stream/redis-errors.ts";
+import { untilRedisAnswers } from "./stream/redis-startup.ts";
 import { StreamReader } from "./stream/stream-reader.ts";
 import { startStreamRetention } from "./stream/stream-retention.ts";
 
@@ -249,57 +246,6 @@ export async function startWorker(
   const worker = createWorker(config, logger, observer);
   await worker.start();
   return worker as StartedWorker;
-}
-
-/**
- * Waits for Redis, checks its version and runs `setUp`, retrying while Redis is away or
- * answering with errors that waiting cures. False when stopped meanwhile.
- */
-async function untilRedisAnswers(
-  redis: Redis,
-  signal: AbortSignal,
-  logger: Logger,
-  setUp: () => Promise<void>,
-): Promise<boolean> {
-  for (let attempt = 1; ; attempt++) {
-    await untilReady(redis, signal);
-    if (signal.aborted) return false;
-    try {
-      await checkRedisVersion(redis);
-      await setUp();
-      return true;
-    } catch (error) {
-      if (error instanceof UnsupportedRedisError || classifyRedisError(error) === "persistent") {
-        throw error;
-      }
-      if (attempt === 1) logger.warn({ err: error }, "Redis is not answering yet; retrying");
-      await sleep(Math.min(attempt * 100, 1_000), signal);
-    }
-  }
-}
-
-/** One observer that tells several. */
-function fanOut(...observers: ConsumerObserver[]): ConsumerObserver {
-  return {
-    batchSettled: (results, seconds) => {
-      for (const o of observers) o.batchSettled?.(results, seconds);
-    },
-    readCompleted: () => {
-      for (const o of observers) o.readCompleted?.();
-    },
-    batchCommitted: () => {
-      for (const o of observers) o.batchCommitted?.();
-    },
-    commitFailed: (error) => {
-      for (const o of observers) o.commitFailed?.(error);
-    },
-    redisDown: (error) => {
-      for (const o of observers) o.redisDown?.(error);
-    },
-    redisUp: () => {
-      for (const o of observers) o.redisUp?.();
-    },
-  };
 }
 
 async function quit(redis: Redis | undefined): Promise<void> {
