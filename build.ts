@@ -2,16 +2,53 @@
  * `bun run build`: compiles src/main.ts into one self-contained executable, dist/coursepay.
  * The binary must run alone (no node_modules beside it), so libsql's native addon is embedded
  * by the embed-libsql-native plugin.
+ *
+ *   bun run build                           dist/coursepay (linux-x64, glibc)
+ *   bun run build -- --target linux-arm64   dist/coursepay-linux-arm64 (cross-compiled)
+ *   bun run build -- --outfile PATH         another output file (release.ts uses it)
+ *   bun run release                         both, packed into dist/release/ (src/build/release.ts);
+ *                                           `--target T` for one, `--out-dir D` elsewhere
  */
 import { statSync } from "node:fs";
+import { parseArgs } from "node:util";
 import pkg from "./package.json" with { type: "json" };
 import { embedLibsqlNative } from "./src/build/embed-libsql-native.ts";
+import { libsqlNativePackage } from "./src/build/libsql-native-package.ts";
+import { release } from "./src/build/release.ts";
+import { isTargetName, TARGET_NAMES, TARGETS } from "./src/build/targets.ts";
 
-// Linux x64 glibc. No -baseline/-modern suffix: Bun 1.4 ships one x64 binary (Nehalem/SSE4.2
-// floor, AVX2/AVX-512 picked at run time) and both suffixes resolve to it, so the plain target
-// runs on this Xeon and on older hosts alike, and it reuses the running bun: no download.
-const target = "bun-linux-x64";
-const outfile = "dist/coursepay";
+const { values: args } = parseArgs({
+  options: {
+    target: { type: "string" },
+    outfile: { type: "string" },
+    release: { type: "boolean", default: false },
+    "out-dir": { type: "string" },
+  },
+});
+const targetName = args.target ?? "linux-x64";
+if (!isTargetName(targetName)) {
+  console.error(`unknown --target ${targetName}: one of ${TARGET_NAMES.join(", ")}`);
+  process.exit(2);
+}
+
+if (args.release) {
+  const artifacts = await release({
+    root: import.meta.dir,
+    version: pkg.version,
+    targets: args.target ? [targetName] : TARGET_NAMES,
+    outDir: args["out-dir"],
+  }).catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+  for (const { tarball, bytes } of artifacts) {
+    console.log(`${tarball}: ${(bytes / 1024 / 1024).toFixed(1)} MiB`);
+  }
+  process.exit(0);
+}
+
+const target = TARGETS[targetName].bun;
+const outfile = args.outfile ?? TARGETS[targetName].outfile;
 
 // "0.1.0+abc1234" when built from a git checkout, plain "0.1.0" otherwise (e.g. a tarball).
 const git = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { stderr: "ignore" });
@@ -19,6 +56,16 @@ const commit = git.success ? git.stdout.toString().trim() : "";
 const version = commit ? `${pkg.version}+${commit}` : pkg.version;
 
 const started = performance.now();
+// The host's libsql addon comes from node_modules; another platform's is fetched and checked
+// against bun.lock (src/build/libsql-native-package.ts).
+const native = (() => {
+  try {
+    return libsqlNativePackage(target, { root: import.meta.dir });
+  } catch (error) {
+    console.error(`build failed (${target}): ${error instanceof Error ? error.message : error}`);
+    process.exit(1);
+  }
+})();
 const result = await Bun.build({
   entrypoints: ["src/main.ts"],
   compile: {
@@ -41,9 +88,11 @@ const result = await Bun.build({
   // Bytecode with top-level await needs ESM output.
   bytecode: true,
   format: "esm",
-  plugins: [embedLibsqlNative(target)],
+  plugins: [embedLibsqlNative(target, { packageDir: native.dir })],
   throw: false,
-}).catch((error: unknown) => ({ success: false as const, logs: [error] }));
+})
+  .catch((error: unknown) => ({ success: false as const, logs: [error] }))
+  .finally(() => native.cleanup());
 
 if (!result.success) {
   console.error(`build failed (${target}):`);
@@ -53,4 +102,5 @@ if (!result.success) {
 
 const mib = (statSync(outfile).size / 1024 / 1024).toFixed(1);
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
-console.log(`${outfile} ${version} (${target}): ${mib} MiB in ${seconds} s`);
+const driver = `${native.name}@${native.version}, ${native.source}`;
+console.log(`${outfile} ${version} (${target}, ${driver}): ${mib} MiB in ${seconds} s`);
