@@ -66,12 +66,22 @@ describe("a worker killed with SIGKILL mid-stream", () => {
           },
           20_000,
         );
-        // Catch it with a batch in hand: the next commit waits on a lock held elsewhere.
+        // Catch it with a batch in hand: the next commit waits on a lock held elsewhere. The
+        // batch seen pending must be one that cannot commit: the same pending range twice, 300 ms
+        // apart, since the batch committed just before the lock may still have its ACK in flight.
         await lock.lock();
-        await waitFor(
-          "a batch to be in hand",
-          async () => (await streamState(redis, config)).pending > 0,
-        );
+        let seen = "";
+        await waitFor("a batch to be in hand", async () => {
+          const [count, first, last] = (await redis.xpending(
+            config.eventStream,
+            config.consumerGroup,
+          )) as [number, string | null, string | null];
+          const range = count > 0 ? `${first}..${last}` : "";
+          const stable = range !== "" && range === seen;
+          seen = range;
+          if (!stable) await Bun.sleep(300);
+          return stable;
+        });
         first.child.kill("SIGKILL");
         expect(await first.child.exited).not.toBe(0);
         await lock.release();
