@@ -19,6 +19,7 @@ import {
   REPO_ROOT,
   sqliteVersion,
 } from "./environment.ts";
+import { renderFlood, runFlood } from "./flood.ts";
 import { latencyRun } from "./latency-run.ts";
 import {
   type BenchResult,
@@ -31,7 +32,6 @@ import {
 } from "./report.ts";
 import type { RunSettings } from "./run-process.ts";
 import { drainRun, type RunRecord, type StepPlan } from "./runner.ts";
-import { renderFlood, runFlood } from "./flood.ts";
 import { runSoak } from "./soak.ts";
 
 const HELP = `Usage: bun run bench [-- options]
@@ -192,10 +192,12 @@ log(
 if (values.flood) {
   const table = renderFlood(await runFlood(redis, server.url, log));
   process.stdout.write(table);
+  const floodFile = join(RESULTS_DIR, "flood-latest.md");
   writeFileSync(
-    join(RESULTS_DIR, "flood-latest.md"),
+    floodFile,
     `# Peak memory while draining (bun run bench -- --flood), ${startedAt.toISOString()}\n\n${table}`,
   );
+  formatWithBiome([floodFile]);
   redis.disconnect();
   await server.stop();
   process.exit(0);

@@ -25,9 +25,9 @@ afterAll(() => redis.disconnect());
 
 const FORGED = "evt\u001b[2J\r\nINFO  [CoursePayment] Course access granted successfully\u009b2J";
 /** What no printed line may hold: ESC, CR, the C1 CSI, a bidi override. */
-const RAW_CONTROL = /[\u001b\r\u009b\u202e]/;
+const RAW_CONTROL = new RegExp("[\\u001b\\r\\u009b\\u202e]");
 /** The pretty logger's own colours around the level, the only escapes it may print. */
-const LEVEL_COLOURS = /\u001b\[(?:90|32|33|31|0)m/g;
+const LEVEL_COLOURS = new RegExp("\\u001b\\[(?:90|32|33|31|0)m", "g");
 
 describe("event data never reaches a terminal raw", () => {
   test("pretty logs, dlq list, status and enrollments print escapes and one line per record", async () => {

@@ -37,24 +37,21 @@ describe("an unreachable Redis", () => {
 
 describe("an unreachable database", () => {
   const commands: string[][] = [["enrollments", "--tenant", "t"], ["status"]];
-  test.each(commands)(
-    "coursepay %s … says so in one line",
-    async (...args: string[]) => {
-      const port = await freePort();
-      // The group exists, so status gets as far as the database.
-      const redis = new Redis(process.env.REDIS_URL ?? "");
-      await redis.xgroup("CREATE", `unreachable-${port}`, "g", "0", "MKSTREAM");
-      redis.disconnect();
-      const run = await runCoursepay(args, {
-        REDIS_URL: process.env.REDIS_URL ?? "",
-        DATABASE_URL: `http://127.0.0.1:${port}`,
-        EVENT_STREAM: `unreachable-${port}`,
-        CONSUMER_GROUP: "g",
-      });
-      expectOneLine(
-        run,
-        new RegExp(`^coursepay: Database http://127\\.0\\.0\\.1:${port} is unreachable: `),
-      );
-    },
-  );
+  test.each(commands)("coursepay %s … says so in one line", async (...args: string[]) => {
+    const port = await freePort();
+    // The group exists, so status gets as far as the database.
+    const redis = new Redis(process.env.REDIS_URL ?? "");
+    await redis.xgroup("CREATE", `unreachable-${port}`, "g", "0", "MKSTREAM");
+    redis.disconnect();
+    const run = await runCoursepay(args, {
+      REDIS_URL: process.env.REDIS_URL ?? "",
+      DATABASE_URL: `http://127.0.0.1:${port}`,
+      EVENT_STREAM: `unreachable-${port}`,
+      CONSUMER_GROUP: "g",
+    });
+    expectOneLine(
+      run,
+      new RegExp(`^coursepay: Database http://127\\.0\\.0\\.1:${port} is unreachable: `),
+    );
+  });
 });
