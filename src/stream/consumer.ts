@@ -80,6 +80,10 @@ export class EventConsumer {
   #pendingCursor: string | null = "0";
   #loop: Promise<void> | undefined;
   #reading = false;
+  /** The next batch being read while this one is processed (see #readAhead). */
+  #ahead: Promise<StreamEntry[]> | undefined;
+  /** Its entries once they have arrived and until they are taken: held in the lease. */
+  #aheadEntries: StreamEntry[] | undefined;
 
   constructor(deps: ConsumerDependencies) {
     this.#deps = deps;
@@ -115,7 +119,11 @@ export class EventConsumer {
     this.#lease = new InHandLease({
       touch: (ids) => reader.touch(ids),
       claimIdleMs: options.claimIdleMs,
-      alsoHeld: () => [...this.#retries.ids(), ...this.#settler.parked.ids()],
+      alsoHeld: () => [
+        ...this.#retries.ids(),
+        ...this.#settler.parked.ids(),
+        ...(this.#aheadEntries ?? []).map((entry) => entry.id),
+      ],
       onError: (error) =>
         logger.debug({ err: error }, "Could not refresh the idle time of entries in hand"),
     });
@@ -182,8 +190,31 @@ export class EventConsumer {
         continue;
       }
       const entries = await this.#read();
-      if (entries !== undefined && entries.length > 0) await this.#process(entries);
+      if (entries === undefined || entries.length === 0) continue;
+      // A full batch means more is waiting: ask for the next one now, so Redis prepares it
+      // while this one is committed (the read script's cost is then hidden, not added).
+      if (entries.length === this.#deps.options.batchSize) this.#readAhead();
+      await this.#process(entries);
     }
+  }
+
+  /**
+   * Starts reading the next batch of new entries while the current one is processed. Its
+   * entries are delivered (pending, this consumer's) at once: they join the lease as soon as
+   * they arrive, and if this worker stops first they stay pending and are re-read at restart.
+   */
+  #readAhead(): void {
+    if (this.#ahead !== undefined || this.#pendingCursor !== null || this.#reclaimer.isDue())
+      return;
+    const { reader, options } = this.#deps;
+    const ahead = reader.readNew(options.batchSize, this.#blockTime());
+    ahead.then(
+      (entries) => {
+        this.#aheadEntries = entries;
+      },
+      () => {}, // reported when it is awaited (#read)
+    );
+    this.#ahead = ahead;
   }
 
   /** The next entries: own pending ones first, reclaimed ones when due, else new ones. */
@@ -192,7 +223,16 @@ export class EventConsumer {
     this.#reading = true;
     try {
       let entries: StreamEntry[];
-      if (this.#pendingCursor !== null) {
+      const ahead = this.#ahead;
+      if (ahead !== undefined) {
+        // Whatever else is due, the entries already delivered come first.
+        this.#ahead = undefined;
+        try {
+          entries = await ahead;
+        } finally {
+          this.#aheadEntries = undefined;
+        }
+      } else if (this.#pendingCursor !== null) {
         entries = await this.#readOwnPending(this.#pendingCursor);
       } else if (this.#reclaimer.isDue()) {
         entries = await this.#reclaimer.claimPage();
@@ -244,7 +284,8 @@ export class EventConsumer {
         deletedIds.push(read.id);
         continue;
       }
-      const entry = read.oversized ? read : await this.#withBytesIfLost(read, read.fields);
+      const entry =
+        read.oversized || !mayHaveLostBytes(read.fields) ? read : await this.#withBytes(read);
       byId.set(entry.id, entry);
       const decoded = entry.oversized
         ? tooLarge(entry.oversized.bytes, options.maxEventBytes)
@@ -293,8 +334,7 @@ export class EventConsumer {
    * the signature is checked over what arrived and its dead letter keeps it exactly. Rare: only
    * entries holding U+FFFD pay this round trip.
    */
-  async #withBytesIfLost(entry: StreamEntry, fields: readonly string[]): Promise<StreamEntry> {
-    if (!mayHaveLostBytes(fields)) return entry;
+  async #withBytes(entry: StreamEntry): Promise<StreamEntry> {
     const bytes = await this.#deps.reader.bytesOf(entry.id).catch(() => undefined);
     return bytes === undefined ? entry : { ...entry, bytes };
   }
