@@ -4,7 +4,6 @@
  * together in one pipeline), and counts what went out by kind.
  */
 import type Redis from "ioredis";
-import type { EnrollmentForecast } from "./enrollment-forecast.ts";
 import type { InvalidKind, LoadEntry } from "./load-generator.ts";
 
 export interface PublishLoadOptions {
@@ -21,17 +20,12 @@ export interface PublishLoadOptions {
   signal?: AbortSignal;
   /** @defaultValue performance.now */
   now?: () => number;
-  /** Told of every payment and reversal published, to work out the enrollments they leave. */
-  forecast?: EnrollmentForecast;
 }
 
 export interface LoadSummary {
   published: number;
   valid: number;
   duplicates: number;
-  /** Refunds and chargebacks, and how many of them went out before their payment. */
-  reversals: number;
-  reversalsBeforePayment: number;
   invalid: number;
   invalidByKind: Partial<Record<InvalidKind, number>>;
   elapsedMs: number;
@@ -52,8 +46,6 @@ export async function publishLoad(options: PublishLoadOptions): Promise<LoadSumm
     published: 0,
     valid: 0,
     duplicates: 0,
-    reversals: 0,
-    reversalsBeforePayment: 0,
     invalid: 0,
     invalidByKind: {},
     elapsedMs: 0,
@@ -85,7 +77,7 @@ export async function publishLoad(options: PublishLoadOptions): Promise<LoadSumm
       next = iterator.next();
     }
     await send(options.redis, options.stream, chunk);
-    count(summary, chunk, options.forecast);
+    count(summary, chunk);
     options.onProgress?.(summary.published);
   }
   summary.elapsedMs = now() - startedAt;
@@ -100,29 +92,14 @@ async function send(redis: Redis, stream: string, chunk: readonly LoadEntry[]): 
   if (failure) throw failure;
 }
 
-function count(
-  summary: LoadSummary,
-  chunk: readonly LoadEntry[],
-  forecast: EnrollmentForecast | undefined,
-): void {
+function count(summary: LoadSummary, chunk: readonly LoadEntry[]): void {
   for (const entry of chunk) {
     summary.published++;
-    switch (entry.kind) {
-      case "valid":
-        summary.valid++;
-        forecast?.paid(entry.keyIndex);
-        break;
-      case "duplicate":
-        summary.duplicates++;
-        break;
-      case "reversal":
-        summary.reversals++;
-        if (entry.beforePayment) summary.reversalsBeforePayment++;
-        forecast?.reversed(entry.keyIndex);
-        break;
-      case "invalid":
-        summary.invalid++;
-        summary.invalidByKind[entry.invalid] = (summary.invalidByKind[entry.invalid] ?? 0) + 1;
+    if (entry.kind === "valid") summary.valid++;
+    else if (entry.kind === "duplicate") summary.duplicates++;
+    else {
+      summary.invalid++;
+      summary.invalidByKind[entry.invalid] = (summary.invalidByKind[entry.invalid] ?? 0) + 1;
     }
   }
 }

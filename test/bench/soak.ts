@@ -52,14 +52,7 @@ export async function runSoak(options: SoakOptions): Promise<void> {
   await redis.flushall();
   const { dir, context: run } = newRun(settings, contender, "soak");
   await redis.xgroup("CREATE", run.stream, run.group, "$", "MKSTREAM");
-  const sink = new StreamSink(
-    redis,
-    run.stream,
-    run.group,
-    settings.seed,
-    new Stamps(),
-    contender.mix,
-  );
+  const sink = new StreamSink(redis, run.stream, run.group, settings.seed, new Stamps());
   log(
     `soak ${contender.key}: ${rate}/s for ${seconds} s (${events.toLocaleString("en-US")} events)…`,
   );
@@ -76,7 +69,7 @@ export async function runSoak(options: SoakOptions): Promise<void> {
     contender,
     run,
     undefined,
-    countMix(settings.seed, 0, events, contender.mix),
+    countMix(settings.seed, 0, events),
     undefined,
   );
 
