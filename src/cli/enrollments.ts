@@ -18,8 +18,11 @@ export const ENROLLMENTS_HELP = `Usage: coursepay enrollments --tenant T [--user
 
 Answers "did this customer get their course?" from DATABASE_URL: the enrollments of tenant T
 (narrowed to user U and/or course C), the newest N (default 100, at most 10000), newest last,
-each with its status, language, when it was granted (ISO 8601, UTC), the trace_id of the
-payment that granted it and whether processed_events records that payment (PROCESSED yes/no).
+each with its status (active, or revoked by a refund or chargeback), language, when it was
+granted (ISO 8601, UTC), the trace_id of the payment it rests on (the one that granted it, or
+once revoked the last one reversed) and whether processed_events records that payment
+(PROCESSED yes/no); then the payments of those courses, each with its state (succeeded,
+refunded, charged_back), when it was paid, and the refund or chargeback that reversed it.
 --json prints a JSON array with every field instead. No match is not an error: it says so.
 It only reads; it never migrates or writes.
 
@@ -136,11 +139,20 @@ function toJson(enrollment: EnrollmentView): Record<string, unknown> {
     status: enrollment.status,
     language: enrollment.language,
     granted_at: iso(enrollment.grantedAt),
+    revoked_at: enrollment.revokedAt === null ? null : iso(enrollment.revokedAt),
+    revoked_by_trace_id: enrollment.revokedByTraceId,
     trace_id: enrollment.traceId,
     processed: enrollment.processing !== null,
     processed_outcome: enrollment.processing?.outcome ?? null,
     processed_at: enrollment.processing ? iso(enrollment.processing.processedAt) : null,
     stream_entry_id: enrollment.processing?.streamEntryId ?? null,
+    payments: enrollment.payments.map((payment) => ({
+      trace_id: payment.traceId,
+      state: payment.state,
+      paid_at: payment.paidAt === null ? null : iso(payment.paidAt),
+      reversal_trace_id: payment.reversalTraceId,
+      reversed_at: payment.reversedAt === null ? null : iso(payment.reversedAt),
+    })),
   };
 }
 
@@ -155,5 +167,27 @@ function formatTable(rows: readonly EnrollmentView[]): string {
     row.traceId,
     row.processing === null ? "no" : "yes",
   ]);
-  return textTable(header, cells);
+  const payments = rows.flatMap((row) =>
+    row.payments.map((payment) => [
+      row.userId,
+      row.courseId,
+      payment.traceId,
+      payment.state,
+      payment.paidAt === null ? "-" : iso(payment.paidAt),
+      payment.reversalTraceId ?? "-",
+      payment.reversedAt === null ? "-" : iso(payment.reversedAt),
+    ]),
+  );
+  const enrollments = textTable(header, cells);
+  if (payments.length === 0) return enrollments;
+  const paymentHeader = [
+    "USER",
+    "COURSE",
+    "PAYMENT",
+    "STATE",
+    "PAID_AT",
+    "REVERSED_BY",
+    "REVERSED_AT",
+  ];
+  return `${enrollments}\n\nPayments of these courses:\n${textTable(paymentHeader, payments)}`;
 }

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config/config.ts";
 import { redactUrl } from "../config/redact.ts";
+import { EnrollmentForecast } from "../simulator/enrollment-forecast.ts";
 import {
   generateLoad,
   INVALID_KINDS,
@@ -13,12 +14,16 @@ import { openCommandRedis } from "./command-connections.ts";
 import { EXIT_INTERRUPTED, EXIT_OK, UsageError } from "./usage-error.ts";
 
 export const SIMULATE_LOAD_HELP = `Usage: coursepay simulate load --count N [--rate R] [--tenants K] [--users M]
-                          [--courses C] [--duplicates 0.05] [--invalid 0.01] [--seed S]
+                          [--courses C] [--duplicates 0.05] [--invalid 0.01] [--refunds 0]
+                          [--seed S]
 
 Publishes N simulated events to EVENT_STREAM on REDIS_URL, a realistic mix:
   valid       paycore.payment_succeeded for tenant_1..K, user_1..M (per tenant), course_001..C,
               each with a new trace_id (evt_load_<seed>_<n>)
   duplicates  the fraction (default 0.05) replaying an earlier payment exactly (same trace_id)
+  reversals   the fraction (--refunds, default 0) of refunds and chargebacks, in turn, each of
+              its own payment (evt_load_<seed>_rev_<n>); every other one is published before
+              the payment it reverses
   invalid     the fraction (default 0.01) the worker must dead-letter, in turn: missing
               tenant_id, bad JSON, whitespace in an id, missing metadata.course_id
 Defaults: K=3, M=50, C=10. --rate paces it at R events a second (decimals allowed); without it,
@@ -27,7 +32,8 @@ mix and the trace_ids: the same seed publishes the same events again (all duplic
 
 Marked "simulated": true and signed with the first PAYCORE_SIGNING_SECRET when set, like
 \`simulate payment-succeeded\`. Shows a progress bar on a terminal, a line a second otherwise,
-and a summary at the end; Ctrl-C stops after the chunk in flight (exit 130).
+and a summary at the end, with the enrollments a worker ends with (from an empty database);
+Ctrl-C stops after the chunk in flight (exit 130).
 Refused when APP_ENV=production.`;
 
 const MAX_COUNT = 100_000_000;
@@ -43,6 +49,7 @@ export async function simulateLoadCommand(args: string[]): Promise<number> {
       courses: { type: "string" },
       duplicates: { type: "string" },
       invalid: { type: "string" },
+      refunds: { type: "string" },
       seed: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -61,6 +68,7 @@ export async function simulateLoadCommand(args: string[]): Promise<number> {
     courses: wholeNumber("--courses", values.courses ?? "10", 1, 999),
     duplicates: fraction("--duplicates", values.duplicates ?? "0.05"),
     invalid: fraction("--invalid", values.invalid ?? "0.01"),
+    refunds: fraction("--refunds", values.refunds ?? "0"),
     seed:
       values.seed === undefined
         ? (crypto.getRandomValues(new Uint32Array(1))[0] ?? 0)
@@ -68,7 +76,7 @@ export async function simulateLoadCommand(args: string[]): Promise<number> {
   };
   const rate = values.rate === undefined ? undefined : positiveRate(values.rate);
   try {
-    planLoad(mix.count, mix.duplicates, mix.invalid);
+    planLoad(mix.count, mix.duplicates, mix.invalid, mix.refunds);
   } catch (error) {
     if (error instanceof LoadMixError) throw new UsageError(`simulate load: ${error.message}`);
     throw error;
@@ -93,6 +101,7 @@ export async function simulateLoadCommand(args: string[]): Promise<number> {
       isTTY: process.stdout.isTTY === true,
       verb: "published",
     });
+    const forecast = new EnrollmentForecast();
     const summary = await publishLoad({
       redis,
       stream: config.eventStream,
@@ -100,9 +109,10 @@ export async function simulateLoadCommand(args: string[]): Promise<number> {
       ratePerSecond: rate,
       onProgress: (published) => progress.update(published),
       signal: aborter.signal,
+      forecast,
     });
     progress.finish(summary.published);
-    console.log(formatSummary(summary, config.eventStream));
+    console.log(formatSummary(summary, config.eventStream, forecast));
     return summary.interrupted ? EXIT_INTERRUPTED : EXIT_OK;
   } finally {
     process.off("SIGINT", onSigint);
@@ -110,7 +120,11 @@ export async function simulateLoadCommand(args: string[]): Promise<number> {
   }
 }
 
-export function formatSummary(summary: LoadSummary, stream: string): string {
+export function formatSummary(
+  summary: LoadSummary,
+  stream: string,
+  forecast?: EnrollmentForecast,
+): string {
   const rate = Math.round(ratePerSecond(summary.published, summary.elapsedMs));
   const kinds = INVALID_KINDS.filter((kind) => summary.invalidByKind[kind] !== undefined)
     .map((kind) => `${kind} ${summary.invalidByKind[kind]}`)
@@ -122,8 +136,18 @@ export function formatSummary(summary: LoadSummary, stream: string): string {
     `${summary.interrupted ? "Interrupted after publishing" : "Published"} ${summary.published} events to ${stream} in ${formatDuration(summary.elapsedMs)} (${rate} events/s)`,
     row("valid", summary.valid, "new trace_ids"),
     row("duplicates", summary.duplicates, "replays of earlier trace_ids"),
+    row(
+      "reversals",
+      summary.reversals,
+      `refunds and chargebacks, ${summary.reversalsBeforePayment} before their payment`,
+    ),
     row("invalid", summary.invalid, kinds === "" ? "" : `(${kinds})`).trimEnd(),
-    `A worker on ${stream} records ${summary.valid} applied and ${summary.duplicates} duplicate, and dead-letters ${summary.invalid}.`,
+    `A worker on ${stream} records ${summary.valid + summary.reversals} applied and ${summary.duplicates} duplicate, and dead-letters ${summary.invalid}.`,
+    ...(forecast === undefined || summary.interrupted
+      ? []
+      : [
+          `Starting from an empty database, it ends with ${forecast.active} active enrollments (${forecast.enrollments} in all, ${forecast.enrollments - forecast.active} revoked).`,
+        ]),
   ].join("\n");
 }
 

@@ -25,7 +25,7 @@ Shows, for EVENT_STREAM on REDIS_URL and the database at DATABASE_URL:
   groups     each consumer group: lag (entries not yet delivered), pending (delivered, not yet
              ACKed), the idle time of the oldest pending entry, and each consumer with its
              pending count and idle time; * marks CONSUMER_GROUP
-  database   enrollments, processed events and the last processed event
+  database   enrollments (active, revoked), processed events and the last processed event
   worker     with HTTP_PORT set, this host's worker: seconds since its last read and its last
              commit, failed commits and readiness, from its /metrics and /readyz
 A table on a terminal; with --json one JSON object (times in milliseconds).
@@ -132,6 +132,8 @@ function toJson(config: Config, stream: StreamStatus, database: DatabaseStatus, 
     database: {
       location: databaseName(config),
       enrollments: database.enrollments,
+      active_enrollments: database.activeEnrollments,
+      revoked_enrollments: database.revokedEnrollments,
       ambiguous_actor_ids: database.ambiguousActorIds,
       processed_events: database.processedEvents,
       last_processed:
@@ -186,7 +188,7 @@ function formatStatus(
   lines.push(
     "",
     `Database   ${databaseName(config)}`,
-    `  enrollments       ${database.enrollments}`,
+    `  enrollments       ${database.enrollments} (${database.activeEnrollments} active, ${database.revokedEnrollments} revoked)`,
     ...(database.ambiguousActorIds === 0
       ? []
       : [

@@ -7,12 +7,7 @@ import { isUtf8 } from "node:buffer";
 import * as v from "valibot";
 import { escapeForTerminal } from "../observe/terminal-text.ts";
 import { isTruthy } from "./boolean-words.ts";
-import {
-  eventSchemaFor,
-  type PaycoreEnvelope,
-  PaycoreEnvelopeSchema,
-  type PaymentSucceededEvent,
-} from "./event-schema.ts";
+import { type DecodedEvent, eventSchemaFor, PaycoreEnvelopeSchema } from "./event-schema.ts";
 import { payloadHash } from "./payload-hash.ts";
 import { verifySignature } from "./signature.ts";
 import { entrySize, fieldsToRecord, recordToEnvelope, type WireForm } from "./wire-format.ts";
@@ -39,8 +34,8 @@ export type DecodeFailureReason = Extract<
 export type DecodeResult =
   | {
       ok: true;
-      /** A `PaymentSucceededEvent` when `event_type` is `paycore.payment_succeeded`. */
-      event: PaycoreEnvelope | PaymentSucceededEvent;
+      /** Decoded by its type's own schema when EVENT_SCHEMAS has one (narrow with isEventOf). */
+      event: DecodedEvent;
       payloadHash: string;
       form: WireForm;
       /** The raw `data` field, in the data form. */

@@ -88,6 +88,8 @@ export const PaycoreEnvelopeSchema = v.pipe(
 export type PaycoreEnvelope = v.InferOutput<typeof PaycoreEnvelopeSchema>;
 
 export const PAYMENT_SUCCEEDED = "paycore.payment_succeeded";
+export const PAYMENT_REFUNDED = "paycore.payment_refunded";
+export const PAYMENT_CHARGED_BACK = "paycore.payment_charged_back";
 
 /** A payment went through: grant the course. Extra metadata keys are dropped. */
 export const PaymentSucceededSchema = v.pipe(
@@ -104,20 +106,85 @@ export const PaymentSucceededSchema = v.pipe(
 
 export type PaymentSucceededEvent = v.InferOutput<typeof PaymentSucceededSchema>;
 
-export type EventSchema = typeof PaycoreEnvelopeSchema | typeof PaymentSucceededSchema;
+/**
+ * A full reversal (refund or chargeback) of the payment whose trace_id is
+ * `metadata.payment_trace_id`: it takes back the access that payment bought. Its own trace_id is
+ * its idempotency key, and must not be the payment's.
+ */
+function reversalSchema<T extends typeof PAYMENT_REFUNDED | typeof PAYMENT_CHARGED_BACK>(type: T) {
+  return v.pipe(
+    plainObject,
+    v.object({
+      ...envelopeEntries,
+      event_type: v.literal(type, `must be "${type}"`),
+      metadata: v.pipe(plainObject, v.object({ course_id: IdSchema, payment_trace_id: IdSchema })),
+    }),
+    v.check(
+      (event) => event.metadata.payment_trace_id !== event.trace_id,
+      "metadata.payment_trace_id must not be the event's own trace_id",
+    ),
+  );
+}
+
+export const PaymentRefundedSchema = reversalSchema(PAYMENT_REFUNDED);
+export const PaymentChargedBackSchema = reversalSchema(PAYMENT_CHARGED_BACK);
+
+export type PaymentRefundedEvent = v.InferOutput<typeof PaymentRefundedSchema>;
+export type PaymentChargedBackEvent = v.InferOutput<typeof PaymentChargedBackSchema>;
+
+/**
+ * THE table of event types this worker acts on → their schemas. Everything else is derived
+ * from it: the event type names a subscriber may register for, the decoded-event union, the
+ * schema lookup of decoding and the event type a subscriber's `handle` receives.
+ */
+export const EVENT_SCHEMAS = {
+  [PAYMENT_SUCCEEDED]: PaymentSucceededSchema,
+  [PAYMENT_REFUNDED]: PaymentRefundedSchema,
+  [PAYMENT_CHARGED_BACK]: PaymentChargedBackSchema,
+} as const;
+
+/** An event type with a schema of its own: the only types a subscriber can register for. */
+export type KnownEventType = keyof typeof EVENT_SCHEMAS;
+
+/** The decoded event of a known type, e.g. `EventOf<"paycore.payment_refunded">`. */
+export type EventOf<T extends KnownEventType> = v.InferOutput<(typeof EVENT_SCHEMAS)[T]>;
+
+/** A decoded event of any known type, told apart by `event_type`. */
+export type KnownEvent = { [T in KnownEventType]: EventOf<T> }[KnownEventType];
+
+/** What decoding yields: a known event, or the generic envelope of any other type. */
+export type DecodedEvent = KnownEvent | PaycoreEnvelope;
+
+export type EventSchema = (typeof EVENT_SCHEMAS)[KnownEventType] | typeof PaycoreEnvelopeSchema;
+
+/** Looked up in a Map, so names such as `constructor` never reach a prototype. */
+const SCHEMA_BY_TYPE: ReadonlyMap<string, EventSchema> = new Map(Object.entries(EVENT_SCHEMAS));
 
 /**
  * The schema that decides whether an event of this type is valid: the type's own schema when
- * there is one, the generic envelope otherwise (compared by equality, so names such as
- * `constructor` never reach a prototype lookup).
+ * the table has one, the generic envelope otherwise.
  */
 export function eventSchemaFor(eventType: string): EventSchema {
-  return eventType === PAYMENT_SUCCEEDED ? PaymentSucceededSchema : PaycoreEnvelopeSchema;
+  return SCHEMA_BY_TYPE.get(eventType) ?? PaycoreEnvelopeSchema;
+}
+
+/** True for the event types of the table. */
+export function isKnownEventType(eventType: string): eventType is KnownEventType {
+  return SCHEMA_BY_TYPE.has(eventType);
+}
+
+/**
+ * Narrows a decoded event to a known type (decoding used the type's own schema, so comparing
+ * `event_type` suffices).
+ */
+export function isEventOf<T extends KnownEventType>(
+  event: DecodedEvent,
+  eventType: T,
+): event is EventOf<T> {
+  return event.event_type === eventType;
 }
 
 /** Narrows a decoded event (decoding used the type's own schema, so this check suffices). */
-export function isPaymentSucceeded(
-  event: PaycoreEnvelope | PaymentSucceededEvent,
-): event is PaymentSucceededEvent {
-  return event.event_type === PAYMENT_SUCCEEDED;
+export function isPaymentSucceeded(event: DecodedEvent): event is PaymentSucceededEvent {
+  return isEventOf(event, PAYMENT_SUCCEEDED);
 }

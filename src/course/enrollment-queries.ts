@@ -1,11 +1,15 @@
 /**
  * Read-only questions support asks about course access: which courses a learner has, which
- * payment granted each, and whether that payment's processing was recorded.
+ * payment granted each, whether that payment's processing was recorded, and the payments of
+ * each course with their refunds and chargebacks.
  */
 import { and, count, desc, eq, type SQL } from "drizzle-orm";
 import type { Db } from "../db/database.ts";
 import { courseEnrollments as enrollments, processedEvents as processed } from "../db/schema.ts";
+import { keyString } from "./course-key.ts";
 import { COURSE_PAYMENT_SUBSCRIBER } from "./course-payment-subscriber.ts";
+import type { PaymentRecord } from "./payment-rules.ts";
+import { readPaymentsOfKeys } from "./payment-store.ts";
 
 export interface EnrollmentFilter {
   tenantId: string;
@@ -21,11 +25,18 @@ export interface EnrollmentView {
   actorId: string;
   courseId: string;
   language: string | null;
+  /** `active` or `revoked`. */
   status: string;
-  /** The payment that granted the course. */
+  /** The payment the status rests on: the one that granted it, or the last one reversed. */
   traceId: string;
   /** Milliseconds since the epoch. */
   grantedAt: number;
+  /** Milliseconds since the epoch; null while active. */
+  revokedAt: number | null;
+  /** The refund or chargeback that revoked it; null while active. */
+  revokedByTraceId: string | null;
+  /** Every payment of this course for this learner, oldest first, with its reversal. */
+  payments: PaymentRecord[];
   /** Its processed_events row, or null when there is none (e.g. a row written by hand). */
   processing: {
     outcome: string;
@@ -52,8 +63,10 @@ function matching(filter: EnrollmentFilter): SQL | undefined {
 
 /**
  * The newest `limit` enrollments matching the filter, each with the processed_events row of
- * its trace_id. The filter follows the unique (tenant, user, course) index, and the join gives
- * processed_events' whole primary key (subscriber, trace_id), so both are index lookups.
+ * its trace_id. With a user, the filter follows the unique (user, tenant, course) index; a whole
+ * tenant is a scan of the table. The join gives processed_events' whole primary key
+ * (subscriber, trace_id), an index lookup, and the payments come by their (user, tenant,
+ * course) index.
  */
 export async function findEnrollments(db: Db, filter: EnrollmentFilter): Promise<EnrollmentPage> {
   const rows = await db
@@ -66,6 +79,8 @@ export async function findEnrollments(db: Db, filter: EnrollmentFilter): Promise
       status: enrollments.status,
       traceId: enrollments.traceId,
       grantedAt: enrollments.grantedAt,
+      revokedAt: enrollments.revokedAt,
+      revokedByTraceId: enrollments.revokedByTraceId,
       outcome: processed.outcome,
       processedAt: processed.processedAt,
       streamEntryId: processed.streamEntryId,
@@ -82,9 +97,15 @@ export async function findEnrollments(db: Db, filter: EnrollmentFilter): Promise
     .orderBy(desc(enrollments.grantedAt), desc(enrollments.id))
     .limit(filter.limit);
   const [totals] = await db.select({ total: count() }).from(enrollments).where(matching(filter));
+  const payments = new Map<string, PaymentRecord[]>();
+  for (const payment of await readPaymentsOfKeys(db, rows)) {
+    const key = keyString(payment);
+    payments.set(key, [...(payments.get(key) ?? []), payment]);
+  }
   return {
     enrollments: rows.reverse().map(({ outcome, processedAt, streamEntryId, ...row }) => ({
       ...row,
+      payments: payments.get(keyString(row)) ?? [],
       processing:
         outcome === null || processedAt === null || streamEntryId === null
           ? null

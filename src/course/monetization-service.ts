@@ -1,39 +1,134 @@
-import { sql } from "drizzle-orm";
+/**
+ * Course access, the effect a payment buys and a reversal takes back. One batch is: read the
+ * rows of the payments it names, fold its facts into them (payment-rules.ts, pure), write the
+ * changed rows with one statement, recompute the enrollments of their keys with one statement.
+ */
 import type { Tx } from "../db/database.ts";
+import { type CourseKey, keyString, pickKey } from "./course-key.ts";
+import { type RecomputeKeys, recomputeEnrollments } from "./enrollment-recompute.ts";
+import { decidingPayment } from "./enrollment-rules.ts";
+import {
+  type FactEffect,
+  foldPayments,
+  type PaymentFact,
+  type PaymentRecord,
+  paymentTraceIdOf,
+} from "./payment-rules.ts";
+import { readPayments, writePayments } from "./payment-store.ts";
 
-export interface CourseGrant {
-  tenantId: string;
-  userId: string;
-  courseId: string;
-  language?: string | undefined;
-  traceId: string;
+/** An enrollment this batch took from active to revoked. */
+export interface Revocation extends CourseKey {
+  /** The payment it rested on last. */
+  readonly paymentTraceId: string;
+  readonly reversalTraceId: string;
 }
 
-/** Course access, the effect a payment buys. */
+export interface PaymentBatchResult {
+  /** One per fact, in order. */
+  readonly effects: readonly FactEffect[];
+  /** The row of a payment the facts name, as the batch leaves it. */
+  paymentAfter(traceId: string): PaymentRecord | undefined;
+  /** The enrollments the batch revoked. */
+  readonly revocations: readonly Revocation[];
+  /** The status after the batch of the keys whose stored payment a reversal took back. */
+  readonly statusAfterReversal: ReadonlyMap<string, string>;
+}
+
 export class MonetizationService {
   /**
-   * Grants each course with one multi-row insert (the rows as one JSON parameter expanded by
-   * `json_each`, so the statement text never changes). A course the user already has is left
-   * as it is (the unique (tenant, user, course) index), so two payments leave one enrollment.
+   * Applies a batch of payments and reversals inside the caller's transaction. The result is
+   * the same for any order of a payment and its reversals (reversal is final); a fact whose
+   * effect is `conflict` changed nothing.
    */
-  async grantCourseAccess(grants: readonly CourseGrant[], tx: Tx, now: number): Promise<void> {
-    if (grants.length === 0) return;
-    const rows = JSON.stringify(
-      grants.map((grant) => [
-        grant.tenantId,
-        grant.userId,
-        grant.courseId,
-        grant.language ?? null,
-        grant.traceId,
-      ]),
-    );
-    // `WHERE true` keeps SQLite from reading ON CONFLICT as part of the SELECT's join.
-    await tx.run(sql`
-      INSERT INTO course_enrollments (tenant_id, user_id, actor_id, course_id, language, status,
-        trace_id, granted_at)
-      SELECT value ->> 0, value ->> 1, (value ->> 0) || ':' || (value ->> 1),
-        value ->> 2, value ->> 3, 'active', value ->> 4, ${now}
-      FROM json_each(${rows}) WHERE true
-      ON CONFLICT DO NOTHING`);
+  async applyPaymentFacts(
+    facts: readonly PaymentFact[],
+    tx: Tx,
+    now: number,
+  ): Promise<PaymentBatchResult> {
+    const named = new Set<string>();
+    const reversedKeys = new Map<string, CourseKey>();
+    for (const fact of facts) {
+      named.add(paymentTraceIdOf(fact));
+      if (fact.kind === "reversed") reversedKeys.set(keyString(fact.key), fact.key);
+    }
+    // With the keys' other payments, so what the batch leaves each reversed key is known.
+    const stored = await readPayments(tx, named, [...reversedKeys.values()]);
+    const { changed, effects } = foldPayments(stored, facts, now);
+    const paymentAfter = (traceId: string) => changed.get(traceId) ?? stored.get(traceId);
+    if (changed.size === 0) {
+      return { effects, paymentAfter, revocations: [], statusAfterReversal: new Map() };
+    }
+    const keysChange = effects.some((effect) => effect.type === "reversal_set_aside");
+    await writePayments(tx, changed.values(), keysChange);
+
+    await recomputeEnrollments(tx, recomputeKeys(stored, changed), now);
+    return { effects, paymentAfter, ...transitions(facts, effects, stored, changed) };
   }
+}
+
+/**
+ * What the batch did to the keys whose stored payment a reversal took back: a payment in good
+ * standing on record means an active enrollment, so those are the ones it may have revoked.
+ * Their status after is that of their deciding payment (enrollment-rules.ts, the rule the
+ * recompute statement applies), among all their payments, which the first read fetched.
+ */
+function transitions(
+  facts: readonly PaymentFact[],
+  effects: readonly FactEffect[],
+  stored: ReadonlyMap<string, PaymentRecord>,
+  changed: ReadonlyMap<string, PaymentRecord>,
+): Pick<PaymentBatchResult, "revocations" | "statusAfterReversal"> {
+  const undone = new Set<string>();
+  facts.forEach((fact, i) => {
+    const effect = effects[i];
+    if (effect?.type === "reversed" && effect.wasStored) undone.add(keyString(fact.key));
+  });
+  const revocations: Revocation[] = [];
+  const statusAfterReversal = new Map<string, string>();
+  if (undone.size === 0) return { revocations, statusAfterReversal };
+  const payments = new Map<string, PaymentRecord[]>();
+  for (const row of new Map([...stored, ...changed]).values()) {
+    const key = keyString(row);
+    if (undone.has(key)) payments.set(key, [...(payments.get(key) ?? []), row]);
+  }
+  for (const [key, rows] of payments) {
+    const deciding = decidingPayment(rows);
+    if (deciding === undefined) continue;
+    const status = deciding.state === "succeeded" ? "active" : "revoked";
+    statusAfterReversal.set(key, status);
+    if (status === "revoked") {
+      revocations.push({
+        ...pickKey(deciding),
+        paymentTraceId: deciding.traceId,
+        reversalTraceId: deciding.reversalTraceId ?? "",
+      });
+    }
+  }
+  return { revocations, statusAfterReversal };
+}
+
+/**
+ * The keys to recompute: those of the changed rows whose payment has arrived (a reversal alone
+ * leaves its key untouched). A key whose changes are all new payments in good standing is
+ * newly paid (its deciding payment needs no lookup); any other change makes it derived.
+ */
+function recomputeKeys(
+  stored: ReadonlyMap<string, PaymentRecord>,
+  changed: ReadonlyMap<string, PaymentRecord>,
+): RecomputeKeys {
+  const newlyPaid = new Map<string, PaymentRecord>();
+  const derived = new Map<string, CourseKey>();
+  for (const row of changed.values()) {
+    if (row.paidAt === null) continue;
+    const key = keyString(row);
+    if (stored.has(row.traceId) || row.state !== "succeeded") {
+      derived.set(key, row);
+      newlyPaid.delete(key);
+    } else if (!derived.has(key)) {
+      const best = newlyPaid.get(key);
+      if (best === undefined || row.traceId < best.traceId) newlyPaid.set(key, row);
+    }
+  }
+  // A payment row is its own key, trace_id and language.
+  return { derived: derived.values(), newlyPaid: newlyPaid.values() };
 }

@@ -2,11 +2,15 @@ import type { DeadLetterReason, DecodeResult } from "../contract/decode.ts";
 import type { Database, Tx } from "../db/database.ts";
 import { isBusyError, isTransientDatabaseError } from "../db/database-errors.ts";
 import type { Logger } from "../observe/logger.ts";
-import { claimEvents } from "./idempotency-guard.ts";
+import { claimEvents, releaseClaims } from "./idempotency-guard.ts";
 import type { Outcome } from "./outcome.ts";
 import { isPermanentError } from "./permanent-error.ts";
 import type { SubscriberRegistry } from "./registry.ts";
-import type { DispatchedEvent, HandleContext, Subscriber } from "./subscriber.ts";
+import type {
+  DispatchedEvent,
+  HandleContext,
+  RegisteredSubscriber as Subscriber,
+} from "./subscriber.ts";
 
 /** A stream entry as read from Redis, already decoded. */
 export interface BatchEntry {
@@ -238,9 +242,21 @@ export class Dispatcher {
       const dispatched = items.map((item) => item.dispatched);
       const claim = await claimEvents(savepoint, subscriber.name, dispatched, now);
       const context: HandleContext = { now, afterCommit: (callback) => callbacks.push(callback) };
-      if (claim.claimed.length > 0) await subscriber.handle(claim.claimed, savepoint, context);
+      const handled =
+        claim.claimed.length > 0
+          ? await subscriber.handle(claim.claimed, savepoint, context)
+          : undefined;
+      // Events the subscriber refused as conflicts had no effect: their claims go too.
+      const conflicts = handled?.conflicts ?? new Map<DispatchedEvent, string>();
+      if (conflicts.size > 0)
+        await releaseClaims(savepoint, subscriber.name, [...conflicts.keys()]);
       const claimed = new Set(claim.claimed);
       for (const item of items) {
+        const conflict = conflicts.get(item.dispatched);
+        if (conflict !== undefined) {
+          attempt.set(item, this.#refused(subscriber, conflict));
+          continue;
+        }
         if (claimed.has(item.dispatched)) {
           const storedHash = item.dispatched.payloadHash;
           attempt.set(item, { outcome: "applied", disposition: { kind: "ack" }, storedHash });
@@ -279,6 +295,14 @@ export class Dispatcher {
         subscriber: subscriber.name,
         detail: `trace_id ${event.trace_id} was already processed by ${subscriber.name} with payload hash ${storedHash}; this event's hash is ${payloadHash}`,
       },
+    };
+  }
+
+  /** An event the subscriber refused as contradicting the store (it logged why). */
+  #refused(subscriber: Subscriber, detail: string): ItemResult {
+    return {
+      outcome: "conflict",
+      disposition: { kind: "dead_letter", reason: "conflict", subscriber: subscriber.name, detail },
     };
   }
 

@@ -47,6 +47,24 @@ export async function claimEvents(
   return { claimed, alreadyProcessed: await storedHashes(tx, subscriberName, others) };
 }
 
+/**
+ * Undoes claims made earlier in the same transaction, for events the subscriber refused (a
+ * conflict): nothing of theirs was applied, so a replay is judged afresh. Rare: only batches
+ * holding such an event run it.
+ */
+export async function releaseClaims(
+  tx: Tx,
+  subscriberName: string,
+  events: readonly DispatchedEvent[],
+): Promise<void> {
+  if (events.length === 0) return;
+  const traceIds = JSON.stringify(events.map(({ event }) => event.trace_id));
+  await tx.run(sql`
+    DELETE FROM processed_events
+    WHERE subscriber_name = ${subscriberName}
+      AND trace_id IN (SELECT value FROM json_each(${traceIds}))`);
+}
+
 async function storedHashes(
   tx: Tx,
   subscriberName: string,

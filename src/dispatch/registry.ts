@@ -1,4 +1,5 @@
-import type { Subscriber } from "./subscriber.ts";
+import type { KnownEventType } from "../contract/event-schema.ts";
+import type { RegisteredSubscriber, Subscriber } from "./subscriber.ts";
 
 export class DuplicateSubscriberError extends Error {
   override readonly name = "DuplicateSubscriberError";
@@ -6,25 +7,28 @@ export class DuplicateSubscriberError extends Error {
 
 /** event_type → the subscribers registered for it, in registration order. */
 export class SubscriberRegistry {
-  readonly #byType = new Map<string, Subscriber[]>();
+  readonly #byType = new Map<string, RegisteredSubscriber[]>();
   readonly #names = new Set<string>();
 
-  register(subscriber: Subscriber): this {
+  /** Takes a subscriber of any event types of EVENT_SCHEMAS; `T` is checked where it is built. */
+  register<T extends KnownEventType>(subscriber: Subscriber<T>): this {
     if (this.#names.has(subscriber.name)) {
       throw new DuplicateSubscriberError(
         `A subscriber named "${subscriber.name}" is already registered`,
       );
     }
     this.#names.add(subscriber.name);
+    // The one place the event type is erased: lookup() hands it only events of its types.
+    const registered = subscriber as unknown as RegisteredSubscriber;
     for (const eventType of subscriber.eventTypes) {
       const list = this.#byType.get(eventType) ?? [];
-      list.push(subscriber);
+      list.push(registered);
       this.#byType.set(eventType, list);
     }
     return this;
   }
 
-  lookup(eventType: string): readonly Subscriber[] {
+  lookup(eventType: string): readonly RegisteredSubscriber[] {
     return this.#byType.get(eventType) ?? [];
   }
 

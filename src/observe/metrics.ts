@@ -59,8 +59,8 @@ export class WorkerMetrics implements ConsumerObserver {
   });
   readonly #outcomes = new Counter({
     name: "coursepay_event_outcomes_total",
-    help: `Outcomes by subscriber ("${NO_SUBSCRIBER}" when decided before any subscriber)`,
-    labelNames: ["subscriber", "outcome"] as const,
+    help: `Outcomes by event type (as in coursepay_events_received_total) and subscriber ("${NO_SUBSCRIBER}" when decided before any subscriber)`,
+    labelNames: ["event_type", "subscriber", "outcome"] as const,
     registers: [this.registry],
   });
   readonly #processing = new Histogram({
@@ -182,9 +182,14 @@ export class WorkerMetrics implements ConsumerObserver {
   batchSettled(results: readonly EntryResult[], durationSeconds: number): void {
     const now = Date.now();
     for (const { entry, outcomes } of results) {
-      this.#received.inc({ event_type: this.#eventTypeLabel(entry.decoded) });
+      const eventType = this.#eventTypeLabel(entry.decoded);
+      this.#received.inc({ event_type: eventType });
       for (const { subscriber, outcome } of outcomes) {
-        this.#outcomes.inc({ subscriber: subscriber ?? NO_SUBSCRIBER, outcome });
+        this.#outcomes.inc({
+          event_type: eventType,
+          subscriber: subscriber ?? NO_SUBSCRIBER,
+          outcome,
+        });
       }
       const arrivedAt = Number.parseInt(entry.id, 10);
       if (Number.isFinite(arrivedAt)) this.#processing.observe(Math.max(0, now - arrivedAt) / 1000);

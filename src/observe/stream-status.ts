@@ -119,6 +119,9 @@ export interface LastProcessedEvent {
 
 export interface DatabaseStatus {
   enrollments: number;
+  /** Enrollments whose status is `active` / `revoked` (refunded or charged back). */
+  activeEnrollments: number;
+  revokedEnrollments: number;
   /**
    * Enrollments whose tenant_id holds a `:` (written before such events were refused): their
    * actor_id (`tenant_id:user_id`) may be shared with another learner.
@@ -132,7 +135,8 @@ export interface DatabaseStatus {
 export async function readDatabaseStatus(client: Client): Promise<DatabaseStatus> {
   const [enrollments, ambiguous, processed, last] = await client.batch(
     [
-      "SELECT count(*) FROM course_enrollments",
+      `SELECT count(*), coalesce(sum(status = 'active'), 0), coalesce(sum(status = 'revoked'), 0)
+         FROM course_enrollments`,
       "SELECT count(*) FROM course_enrollments WHERE instr(tenant_id, ':') > 0",
       "SELECT count(*) FROM processed_events",
       // No index on processed_at (it would slow every insert): rows are appended, so the highest
@@ -145,6 +149,8 @@ export async function readDatabaseStatus(client: Client): Promise<DatabaseStatus
   const row = last?.rows[0];
   return {
     enrollments: Number(enrollments?.rows[0]?.[0] ?? 0),
+    activeEnrollments: Number(enrollments?.rows[0]?.[1] ?? 0),
+    revokedEnrollments: Number(enrollments?.rows[0]?.[2] ?? 0),
     ambiguousActorIds: Number(ambiguous?.rows[0]?.[0] ?? 0),
     processedEvents: Number(processed?.rows[0]?.[0] ?? 0),
     lastProcessed:

@@ -4,6 +4,7 @@
  * together in one pipeline), and counts what went out by kind.
  */
 import type Redis from "ioredis";
+import type { EnrollmentForecast } from "./enrollment-forecast.ts";
 import type { InvalidKind, LoadEntry } from "./load-generator.ts";
 
 export interface PublishLoadOptions {
@@ -20,12 +21,17 @@ export interface PublishLoadOptions {
   signal?: AbortSignal;
   /** @defaultValue performance.now */
   now?: () => number;
+  /** Told of every payment and reversal published, to work out the enrollments they leave. */
+  forecast?: EnrollmentForecast;
 }
 
 export interface LoadSummary {
   published: number;
   valid: number;
   duplicates: number;
+  /** Refunds and chargebacks, and how many of them went out before their payment. */
+  reversals: number;
+  reversalsBeforePayment: number;
   invalid: number;
   invalidByKind: Partial<Record<InvalidKind, number>>;
   elapsedMs: number;
@@ -46,6 +52,8 @@ export async function publishLoad(options: PublishLoadOptions): Promise<LoadSumm
     published: 0,
     valid: 0,
     duplicates: 0,
+    reversals: 0,
+    reversalsBeforePayment: 0,
     invalid: 0,
     invalidByKind: {},
     elapsedMs: 0,
@@ -77,7 +85,7 @@ export async function publishLoad(options: PublishLoadOptions): Promise<LoadSumm
       next = iterator.next();
     }
     await send(options.redis, options.stream, chunk);
-    count(summary, chunk);
+    count(summary, chunk, options.forecast);
     options.onProgress?.(summary.published);
   }
   summary.elapsedMs = now() - startedAt;
@@ -92,14 +100,29 @@ async function send(redis: Redis, stream: string, chunk: readonly LoadEntry[]): 
   if (failure) throw failure;
 }
 
-function count(summary: LoadSummary, chunk: readonly LoadEntry[]): void {
+function count(
+  summary: LoadSummary,
+  chunk: readonly LoadEntry[],
+  forecast: EnrollmentForecast | undefined,
+): void {
   for (const entry of chunk) {
     summary.published++;
-    if (entry.kind === "valid") summary.valid++;
-    else if (entry.kind === "duplicate") summary.duplicates++;
-    else {
-      summary.invalid++;
-      summary.invalidByKind[entry.invalid] = (summary.invalidByKind[entry.invalid] ?? 0) + 1;
+    switch (entry.kind) {
+      case "valid":
+        summary.valid++;
+        forecast?.paid(entry.keyIndex);
+        break;
+      case "duplicate":
+        summary.duplicates++;
+        break;
+      case "reversal":
+        summary.reversals++;
+        if (entry.beforePayment) summary.reversalsBeforePayment++;
+        forecast?.reversed(entry.keyIndex);
+        break;
+      case "invalid":
+        summary.invalid++;
+        summary.invalidByKind[entry.invalid] = (summary.invalidByKind[entry.invalid] ?? 0) + 1;
     }
   }
 }

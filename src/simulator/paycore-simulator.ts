@@ -1,6 +1,10 @@
 import type Redis from "ioredis";
 import { loadConfig } from "../config/config.ts";
-import { PAYMENT_SUCCEEDED } from "../contract/event-schema.ts";
+import {
+  PAYMENT_CHARGED_BACK,
+  PAYMENT_REFUNDED,
+  PAYMENT_SUCCEEDED,
+} from "../contract/event-schema.ts";
 import { signData } from "../contract/signature.ts";
 import { createRedis } from "../stream/redis-connection.ts";
 
@@ -12,6 +16,18 @@ export interface PaymentSucceededInput {
   /** Defaults to a new time-ordered `evt_…` id; pass one to replay a payment. */
   traceId?: string | undefined;
 }
+
+export interface ReversalInput {
+  tenantId: string;
+  userId: string;
+  courseId: string;
+  /** The trace_id of the payment_succeeded it reverses. */
+  paymentTraceId: string;
+  /** Defaults to a new time-ordered `evt_…` id. */
+  traceId?: string | undefined;
+}
+
+export type ReversalEventType = typeof PAYMENT_REFUNDED | typeof PAYMENT_CHARGED_BACK;
 
 export function newTraceId(): string {
   return `evt_${Bun.randomUUIDv7()}`;
@@ -31,11 +47,36 @@ export class PaycoreSimulator {
 
   /** Publishes one paycore.payment_succeeded and returns its trace_id. */
   async publishPaymentSucceeded(input: PaymentSucceededInput): Promise<string> {
-    const traceId = input.traceId ?? newTraceId();
     const metadata: Record<string, string> = { course_id: input.courseId };
     if (input.language !== undefined) metadata.language = input.language;
+    return this.#publish(PAYMENT_SUCCEEDED, input, metadata);
+  }
+
+  /** Publishes one paycore.payment_refunded of `paymentTraceId`; returns its own trace_id. */
+  publishPaymentRefunded(input: ReversalInput): Promise<string> {
+    return this.publishReversal(PAYMENT_REFUNDED, input);
+  }
+
+  /** Publishes one paycore.payment_charged_back of `paymentTraceId`; returns its trace_id. */
+  publishPaymentChargedBack(input: ReversalInput): Promise<string> {
+    return this.publishReversal(PAYMENT_CHARGED_BACK, input);
+  }
+
+  publishReversal(eventType: ReversalEventType, input: ReversalInput): Promise<string> {
+    return this.#publish(eventType, input, {
+      course_id: input.courseId,
+      payment_trace_id: input.paymentTraceId,
+    });
+  }
+
+  async #publish(
+    eventType: string,
+    input: { tenantId: string; userId: string; traceId?: string | undefined },
+    metadata: Record<string, string>,
+  ): Promise<string> {
+    const traceId = input.traceId ?? newTraceId();
     const envelope = {
-      event_type: PAYMENT_SUCCEEDED,
+      event_type: eventType,
       trace_id: traceId,
       tenant_id: input.tenantId,
       user_id: input.userId,

@@ -129,8 +129,8 @@ export async function sqliteVersion(): Promise<string> {
 }
 
 /** `coursepay migrate` on a database file: every contender starts from the binary's schema. */
-export function migrateWithBinary(databasePath: string): void {
-  const result = Bun.spawnSync([BINARY, "migrate"], {
+export function migrateWithBinary(databasePath: string, binary = BINARY): void {
+  const result = Bun.spawnSync([binary, "migrate"], {
     env: { PATH: process.env.PATH ?? "", DATABASE_URL: `file:${databasePath}`, LOG_LEVEL: "warn" },
     stdout: "pipe",
     stderr: "pipe",

@@ -3,9 +3,11 @@
  * dead letters hold exactly what the event mix says they must. A run that fails it gets no
  * figure in the report.
  *
- * Expected, for events [0, n) of the mix: enrollments = processed rows = unique payments
- * (each unique payment has its own tenant/user/course, replays add nothing); dead letters
- * (stream contenders: `<stream>.dlq`; BullMQ: failed jobs) = invalid events; nothing pending.
+ * Expected, for events [0, n) of the mix: enrollments = unique payments (each has its own
+ * tenant/user/course, replays add nothing), of which active = unique − the payments reversed;
+ * processed rows = unique payments + reversals; payment rows (when the schema has them) =
+ * unique payments + the payments reversed ahead of the range; dead letters (stream
+ * contenders: `<stream>.dlq`; BullMQ: failed jobs) = invalid events; nothing pending.
  */
 import { Database } from "bun:sqlite";
 import type Redis from "ioredis";
@@ -35,9 +37,18 @@ function databaseChecks(path: string, mix: MixCounts): Check[] {
   const db = new Database(path, { readonly: true });
   try {
     const count = (sql: string) => Number((db.query(sql).values()[0] ?? [0])[0]);
-    return [
+    const checks = [
       check("enrollments", mix.unique, count("SELECT count(*) FROM course_enrollments")),
-      check("processed rows", mix.unique, count("SELECT count(*) FROM processed_events")),
+      check(
+        "active enrollments",
+        mix.unique - mix.revoked,
+        count("SELECT count(*) FROM course_enrollments WHERE status = 'active'"),
+      ),
+      check(
+        "processed rows",
+        mix.unique + mix.reversal,
+        count("SELECT count(*) FROM processed_events"),
+      ),
       check(
         "enrollments whose payment is claimed",
         mix.unique,
@@ -45,6 +56,17 @@ function databaseChecks(path: string, mix: MixCounts): Check[] {
                  ON p.subscriber_name = 'course_payment_subscriber' AND p.trace_id = e.trace_id`),
       ),
     ];
+    // A binary from before reversals (--baseline) has no payments table.
+    if (count("SELECT count(*) FROM sqlite_schema WHERE name = 'course_payments'") > 0) {
+      checks.push(
+        check(
+          "payment rows",
+          mix.unique + mix.reversedAhead,
+          count("SELECT count(*) FROM course_payments"),
+        ),
+      );
+    }
+    return checks;
   } finally {
     db.close();
   }
@@ -92,7 +114,9 @@ export async function gateStream(options: {
   ];
   if (databasePath !== undefined) checks.push(...databaseChecks(databasePath, mix));
   if (options.decodedValid !== undefined) {
-    checks.push(check("decoded as valid", mix.unique + mix.replay, options.decodedValid));
+    checks.push(
+      check("decoded as valid", mix.unique + mix.replay + mix.reversal, options.decodedValid),
+    );
   }
   return result(checks);
 }

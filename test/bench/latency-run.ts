@@ -56,7 +56,7 @@ export async function latencyRun(
     let sink: Sink;
     if (contender.transport === "stream") {
       await redis.xgroup("CREATE", run.stream, run.group, "$", "MKSTREAM");
-      sink = new StreamSink(redis, run.stream, run.group, seed, stamps);
+      sink = new StreamSink(redis, run.stream, run.group, seed, stamps, contender.mix);
     } else {
       queue = newQueue(settings, run);
       await queue.waitUntilReady();
@@ -105,7 +105,7 @@ export async function latencyRun(
   } catch (caught) {
     error = (caught as Error).message;
   }
-  const mix = countMix(seed, 0, offset);
+  const mix = countMix(seed, 0, offset, contender.mix);
   const record = await finishRun(
     settings,
     contender,

@@ -6,7 +6,7 @@
 import type { Queue } from "bullmq";
 import type Redis from "ioredis";
 import type { BenchJobData } from "./contenders/bullmq-worker.ts";
-import { entryFields, nowUs } from "./events.ts";
+import { entryFields, type MixName, nowUs } from "./events.ts";
 import { groupInfo } from "./gate.ts";
 
 /** Publish stamps by event index, microseconds (0: not published). */
@@ -43,6 +43,7 @@ export class StreamSink implements Sink {
     private readonly group: string,
     private readonly seed: number,
     private readonly stamps: Stamps,
+    private readonly mix: MixName = "reversals",
   ) {}
 
   async publish(from: number, to: number): Promise<void> {
@@ -50,7 +51,7 @@ export class StreamSink implements Sink {
     const stamp = nowUs();
     for (let i = from; i < to; i++) {
       this.stamps.set(i, stamp);
-      pipeline.xadd(this.stream, "*", ...entryFields(this.seed, i, stamp));
+      pipeline.xadd(this.stream, "*", ...entryFields(this.seed, i, stamp, this.mix));
     }
     const replies = (await pipeline.exec()) ?? [];
     const failure = replies.find(([error]) => error !== null)?.[0];

@@ -44,7 +44,7 @@ export function newRun(
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const databasePath = contender.usesDatabase ? join(dir, "coursepay.db") : undefined;
-  if (databasePath !== undefined) migrateWithBinary(databasePath);
+  if (databasePath !== undefined) migrateWithBinary(databasePath, contender.migrateWith?.());
   const context: RunContext = {
     redisUrl: settings.redisUrl,
     stream: `bench.${id}`,

@@ -3,12 +3,13 @@
  * goes to stderr; the Markdown table to stdout and, with the JSON of every run, to
  * test/bench/results/. `--soak` runs the memory soak instead (see soak.ts).
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createRedis } from "../../src/stream/redis-connection.ts";
 import { startRedisOnFreePort, tempDir } from "../support/fixtures.ts";
-import { CONTENDERS, type ContenderKey } from "./contenders/registry.ts";
+import { BASELINE_BINARY_ENV } from "./contenders/coursepay.ts";
+import { benchMix, CONTENDERS, type ContenderKey, MIX_ENV } from "./contenders/registry.ts";
 import {
   describeFilesystem,
   describeMachine,
@@ -44,6 +45,11 @@ const HELP = `Usage: bun run bench [-- options]
                        them: (a') = a-info, coursepay at LOG_LEVEL=info, with a; (d1), BullMQ
                        with one transaction per job, with d
   --no-extras          skip those companions (a-info, d1)
+  --mix reversals|payments   the mix of every contender but (a0): with refunds and
+                       chargebacks (default) or without, as before they existed
+  --baseline FILE      also drain (a0): the coursepay binary FILE (e.g. one built before a
+                       change), alternating with (a) in each repeat, on the mix without
+                       reversals; its database is migrated by FILE itself
   --rates 1000,5000,20000   latency rate steps, events/s (default)
   --step-seconds S     seconds per rate step (default 20)
   --skip-latency       drain only
@@ -78,6 +84,8 @@ const { values } = parseArgs({
     "soak-rate": { type: "string" },
     "soak-seconds": { type: "string" },
     report: { type: "string" },
+    baseline: { type: "string" },
+    mix: { type: "string" },
     write: { type: "boolean" },
     help: { type: "boolean" },
   },
@@ -129,7 +137,7 @@ const seed = positiveInt("seed", values.seed, 42);
 const only = (values.only ?? "a,b,c,d").split(",").map((s) => s.trim());
 for (const key of only) {
   if (!Object.hasOwn(CONTENDERS, key)) {
-    console.error(`--only: unknown contender ${key} (a, a-info, b, c, d, d1)`);
+    console.error(`--only: unknown contender ${key} (a, a0, a-info, b, c, d, d1)`);
     process.exit(2);
   }
 }
@@ -140,6 +148,21 @@ const drainKeys = only.flatMap((k) => {
     ? [k, companion]
     : [k];
 }) as ContenderKey[];
+if (values.mix !== undefined) {
+  if (values.mix !== "reversals" && values.mix !== "payments") {
+    console.error(`--mix: expected reversals or payments, got ${values.mix}`);
+    process.exit(2);
+  }
+  process.env[MIX_ENV] = values.mix;
+}
+if (values.baseline !== undefined) {
+  if (!existsSync(values.baseline)) {
+    console.error(`--baseline: no file ${values.baseline}`);
+    process.exit(2);
+  }
+  process.env[BASELINE_BINARY_ENV] = resolve(values.baseline);
+  if (!drainKeys.includes("a0")) drainKeys.unshift("a0");
+}
 const DRAIN_ONLY = new Set(["a-info", "d1"]);
 const latencyKeys = (
   values["skip-latency"] ? [] : only.filter((k) => !DRAIN_ONLY.has(k))
@@ -256,7 +279,7 @@ for (let repeat = 1; repeat <= repeats; repeat++) {
 
 const synchronous: BenchResult["synchronous"] = {};
 for (const key of drainKeys) {
-  if (key === "a" || key === "a-info") synchronous[key] = coursepaySynchronous;
+  if (key === "a" || key === "a-info" || key === "a0") synchronous[key] = coursepaySynchronous;
   else if (!CONTENDERS[key].usesDatabase) synchronous[key] = "n/a (no database)";
   else {
     const reported = runs.find((r) => r.contender === key && r.ready?.synchronous !== undefined);
@@ -284,6 +307,7 @@ const result: BenchResult = {
     redisServer: `dedicated redis-server on 127.0.0.1:${server.port} (--save "" --appendonly no), FLUSHALL before each run`,
     heldRule: HELD_RULE,
     latencyDefinition: LATENCY_DEFINITION,
+    mix: benchMix(),
   },
   runs,
 };

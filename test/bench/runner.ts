@@ -176,7 +176,7 @@ export async function drainRun(
   const { redis, seed } = settings;
   await redis.flushall();
   const { dir, context: run } = newRun(settings, contender, `drain-r${repeat}`);
-  const mix = countMix(seed, 0, events);
+  const mix = countMix(seed, 0, events, contender.mix);
   const stamps = new Stamps();
   const base = { contender: contender.key, mode: "drain" as const, repeat, events, mix };
   let started: Started | undefined;
@@ -185,7 +185,7 @@ export async function drainRun(
   let drain: RunRecord["drain"];
   try {
     if (contender.transport === "stream") {
-      const sink = new StreamSink(redis, run.stream, run.group, seed, stamps);
+      const sink = new StreamSink(redis, run.stream, run.group, seed, stamps, contender.mix);
       const preloadSeconds = await preload(sink, 0, events - 1);
       await redis.xgroup("CREATE", run.stream, run.group, "$");
       started = await startContender(contender, run, dir, redis);

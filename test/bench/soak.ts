@@ -52,7 +52,14 @@ export async function runSoak(options: SoakOptions): Promise<void> {
   await redis.flushall();
   const { dir, context: run } = newRun(settings, contender, "soak");
   await redis.xgroup("CREATE", run.stream, run.group, "$", "MKSTREAM");
-  const sink = new StreamSink(redis, run.stream, run.group, settings.seed, new Stamps());
+  const sink = new StreamSink(
+    redis,
+    run.stream,
+    run.group,
+    settings.seed,
+    new Stamps(),
+    contender.mix,
+  );
   log(
     `soak ${contender.key}: ${rate}/s for ${seconds} s (${events.toLocaleString("en-US")} events)…`,
   );
@@ -69,7 +76,7 @@ export async function runSoak(options: SoakOptions): Promise<void> {
     contender,
     run,
     undefined,
-    countMix(settings.seed, 0, events),
+    countMix(settings.seed, 0, events, contender.mix),
     undefined,
   );
 

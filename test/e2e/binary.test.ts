@@ -198,7 +198,7 @@ describe("compiled binary, alone in an empty folder", () => {
     const result = run(dir, ["migrate"], workerEnv(dir));
     expect(result).toMatchObject({ exitCode: 0 });
     expect(tableNames(dbPath)).toEqual(
-      expect.arrayContaining(["course_enrollments", "processed_events"]),
+      expect.arrayContaining(["course_enrollments", "course_payments", "processed_events"]),
     );
     expect(columnNames(dbPath, "course_enrollments").sort()).toEqual(
       [
@@ -207,6 +207,8 @@ describe("compiled binary, alone in an empty folder", () => {
         "granted_at",
         "id",
         "language",
+        "revoked_at",
+        "revoked_by_trace_id",
         "status",
         "tenant_id",
         "trace_id",
@@ -315,6 +317,40 @@ describe("compiled binary, alone in an empty folder", () => {
     // Still one of each after shutdown: nothing was processed twice.
     expect(query(dbPath, "SELECT * FROM course_enrollments")).toHaveLength(1);
     expect(query(dbPath, "SELECT * FROM processed_events")).toHaveLength(1);
+  }, 90_000);
+
+  test("serve takes back the course of a simulated refund, logging the revocation twice", async () => {
+    const dir = isolatedCopy();
+    const dbPath = join(dir, "e2e.db");
+    const env = workerEnv(dir);
+    const worker = startWorker(dir, ["serve"], env);
+    await waitFor("the consumer to start", worker, () =>
+      worker.output.stdout.includes(CONSUMER_STARTED) ? true : undefined,
+    );
+    const key = ["--tenant", "test_tenant", "--user", "test_user", "--course", "course_001"];
+    const paid = run(dir, ["simulate", "payment-succeeded", ...key], env);
+    expect(paid).toMatchObject({ exitCode: 0 });
+    const paymentTraceId = paid.stdout.trim();
+    await waitFor("the access-granted log line", worker, () =>
+      worker.output.stdout.includes(ACCESS_GRANTED) ? true : undefined,
+    );
+    const refunded = run(
+      dir,
+      ["simulate", "payment-refunded", "--payment-trace-id", paymentTraceId, ...key],
+      env,
+    );
+    expect(refunded).toMatchObject({ exitCode: 0 });
+    await waitFor("the access-revoked log line", worker, () =>
+      worker.output.stdout.includes("[CoursePayment] Course access revoked") ? true : undefined,
+    );
+    expect(await stop(worker)).toBe(0);
+    expect(worker.output.stdout).toContain("[CoursePayment] Revoking course access");
+    expect(
+      query(dbPath, "SELECT status, trace_id, revoked_by_trace_id FROM course_enrollments"),
+    ).toEqual([
+      { status: "revoked", trace_id: paymentTraceId, revoked_by_trace_id: refunded.stdout.trim() },
+    ]);
+    expect(query(dbPath, "SELECT state FROM course_payments")).toEqual([{ state: "refunded" }]);
   }, 90_000);
 
   test("no arguments means serve", async () => {

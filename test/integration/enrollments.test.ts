@@ -66,6 +66,9 @@ describe("findEnrollments", () => {
       status: "active",
       traceId: "evt_b",
       grantedAt: GRANTED + 60_000,
+      revokedAt: null,
+      revokedByTraceId: null,
+      payments: [],
       processing: { outcome: "applied", processedAt: GRANTED + 5, streamEntryId: "2-0" },
     });
     expect(page.enrollments[1]?.processing).toBeNull();
@@ -127,11 +130,14 @@ describe("coursepay enrollments", () => {
         status: "active",
         language: "de",
         granted_at: "2026-11-26T08:00:00.000Z",
+        revoked_at: null,
+        revoked_by_trace_id: null,
         trace_id: "evt_a",
         processed: true,
         processed_outcome: "applied",
         processed_at: "2026-11-26T08:00:00.005Z",
         stream_entry_id: "1-0",
+        payments: [],
       },
     ]);
   });

@@ -89,12 +89,12 @@ describe("metrics after a known set of events", () => {
     ]);
   });
 
-  test("outcomes are counted by subscriber, 'none' before any subscriber", () => {
+  test("outcomes are counted by event type and subscriber, 'none' before any subscriber", () => {
     expect(samples(text, "coursepay_event_outcomes_total").sort()).toEqual([
-      'coursepay_event_outcomes_total{subscriber="course_payment_subscriber",outcome="applied"} 3',
-      'coursepay_event_outcomes_total{subscriber="course_payment_subscriber",outcome="duplicate"} 1',
-      'coursepay_event_outcomes_total{subscriber="none",outcome="ignored"} 1',
-      'coursepay_event_outcomes_total{subscriber="none",outcome="invalid"} 1',
+      'coursepay_event_outcomes_total{event_type="paycore.payment_succeeded",subscriber="course_payment_subscriber",outcome="applied"} 3',
+      'coursepay_event_outcomes_total{event_type="paycore.payment_succeeded",subscriber="course_payment_subscriber",outcome="duplicate"} 1',
+      'coursepay_event_outcomes_total{event_type="paycore.refund_issued",subscriber="none",outcome="ignored"} 1',
+      'coursepay_event_outcomes_total{event_type="unknown",subscriber="none",outcome="invalid"} 1',
     ]);
   });
 

@@ -94,6 +94,8 @@ describe("coursepay status", () => {
     expect(report.database).toMatchObject({
       location: config.databaseFilePath,
       enrollments: 2,
+      active_enrollments: 2,
+      revoked_enrollments: 0,
       processed_events: 2,
       last_processed: {
         trace_id: lastApplied,
@@ -118,7 +120,7 @@ describe("coursepay status", () => {
     expect(lines).toContainEqual(
       expect.stringMatching(new RegExp(`^${config.consumerGroup}\\s+alice\\s+1\\s+`)),
     );
-    expect(lines).toContain("  enrollments       2");
+    expect(lines).toContain("  enrollments       2 (2 active, 0 revoked)");
     expect(lines).toContain("  processed events  2");
     expect(lines).toContainEqual(
       expect.stringContaining(`${lastApplied} paycore.payment_succeeded`),

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { decodeEntry } from "../../src/contract/decode.ts";
+import { EnrollmentForecast } from "../../src/simulator/enrollment-forecast.ts";
 import {
   generateLoad,
   type LoadEntry,
@@ -37,10 +38,26 @@ function envelope(entry: LoadEntry): Record<string, unknown> {
 
 describe("planLoad", () => {
   test("rounds each fraction and makes the rest valid", () => {
-    expect(planLoad(1000, 0.05, 0.01)).toEqual({ valid: 940, duplicates: 50, invalid: 10 });
-    expect(planLoad(200, 0.05, 0.01)).toEqual({ valid: 188, duplicates: 10, invalid: 2 });
-    expect(planLoad(3, 0, 0)).toEqual({ valid: 3, duplicates: 0, invalid: 0 });
-    expect(planLoad(4, 0, 1)).toEqual({ valid: 0, duplicates: 0, invalid: 4 });
+    expect(planLoad(1000, 0.05, 0.01)).toEqual({
+      valid: 940,
+      duplicates: 50,
+      invalid: 10,
+      reversals: 0,
+    });
+    expect(planLoad(200, 0.05, 0.01)).toEqual({
+      valid: 188,
+      duplicates: 10,
+      invalid: 2,
+      reversals: 0,
+    });
+    expect(planLoad(3, 0, 0)).toEqual({ valid: 3, duplicates: 0, invalid: 0, reversals: 0 });
+    expect(planLoad(4, 0, 1)).toEqual({ valid: 0, duplicates: 0, invalid: 4, reversals: 0 });
+    expect(planLoad(1000, 0.05, 0.01, 0.1)).toEqual({
+      valid: 840,
+      duplicates: 50,
+      invalid: 10,
+      reversals: 100,
+    });
   });
 
   test("refuses fractions adding up past 1, and replays with nothing to replay", () => {
@@ -48,6 +65,8 @@ describe("planLoad", () => {
     expect(() => planLoad(10, 1, 0)).toThrow("duplicates need at least one valid entry");
     expect(() => planLoad(10, -0.1, 0)).toThrow(LoadMixError);
     expect(() => planLoad(0, 0, 0)).toThrow(LoadMixError);
+    expect(() => planLoad(10, 0, 0, 0.6)).toThrow("refunds need a payment each");
+    expect(() => planLoad(10, 0.5, 0, 0.6)).toThrow("must not exceed 1");
   });
 });
 
@@ -144,5 +163,79 @@ describe("generateLoad", () => {
     expect(outcomes.filter((o) => o === "ok")).toHaveLength(90);
     expect(outcomes).not.toContain("unauthenticated");
     expect(entries.every((e) => e.fields[2] === "signature")).toBe(true);
+  });
+});
+
+describe("generateLoad with refunds", () => {
+  const withRefunds = (options: Partial<LoadMixOptions> = {}) =>
+    mix({ count: 2000, refunds: 0.1, duplicates: 0.05, invalid: 0.01, ...options });
+
+  test("exact counts: each reversal takes back one payment of the mix, half before it is published", () => {
+    const entries = withRefunds();
+    const reversals = entries.flatMap((e) => (e.kind === "reversal" ? [e] : []));
+    expect(reversals).toHaveLength(200);
+    expect(entries.filter((e) => e.kind === "valid")).toHaveLength(1680);
+    expect(reversals.filter((r) => r.beforePayment)).toHaveLength(100);
+    const position = new Map<string, number>();
+    entries.forEach((e, i) => {
+      if (e.kind === "valid") position.set(e.traceId, i);
+    });
+    const reversed = new Set<string>();
+    entries.forEach((e, i) => {
+      if (e.kind !== "reversal") return;
+      expect(reversed.has(e.paymentTraceId)).toBe(false);
+      reversed.add(e.paymentTraceId);
+      const paidAt = position.get(e.paymentTraceId);
+      expect(paidAt).toBeDefined();
+      expect((paidAt as number) > i).toBe(e.beforePayment);
+    });
+  });
+
+  test("a reversal decodes as a refund or chargeback naming its payment's tenant, user and course", () => {
+    const entries = withRefunds();
+    const payments = new Map<string, Record<string, unknown>>();
+    for (const e of entries) if (e.kind === "valid") payments.set(e.traceId, envelope(e));
+    const types = new Set<string>();
+    for (const e of entries) {
+      if (e.kind !== "reversal") continue;
+      const decoded = decodeEntry(e.fields, { maxEventBytes: 65536 });
+      if (!decoded.ok) throw new Error(decoded.detail);
+      types.add(decoded.event.event_type);
+      const paid = payments.get(e.paymentTraceId) as {
+        tenant_id: string;
+        user_id: string;
+        metadata: { course_id: string };
+      };
+      expect(decoded.event).toMatchObject({
+        trace_id: e.traceId,
+        tenant_id: paid.tenant_id,
+        user_id: paid.user_id,
+        metadata: { course_id: paid.metadata.course_id, payment_trace_id: e.paymentTraceId },
+      });
+    }
+    expect([...types].sort()).toEqual(["paycore.payment_charged_back", "paycore.payment_refunded"]);
+  });
+
+  test("the forecast counts the courses left with a payment not reversed", () => {
+    const entries = withRefunds({ tenants: 2, users: 300, courses: 5, refunds: 0.4 });
+    const forecast = new EnrollmentForecast();
+    const standing = new Map<number, number>();
+    for (const e of entries) {
+      if (e.kind === "valid") {
+        forecast.paid(e.keyIndex);
+        standing.set(e.keyIndex, (standing.get(e.keyIndex) ?? 0) + 1);
+      } else if (e.kind === "reversal") {
+        forecast.reversed(e.keyIndex);
+        standing.set(e.keyIndex, (standing.get(e.keyIndex) ?? 0) - 1);
+      }
+    }
+    expect(forecast.enrollments).toBe(standing.size);
+    expect(forecast.active).toBe([...standing.values()].filter((n) => n > 0).length);
+    expect(forecast.active).toBeLessThan(forecast.enrollments);
+  });
+
+  test("without refunds the mix is what it was: no reversal, the same entries for a seed", () => {
+    expect(mix().some((e) => e.kind === "reversal")).toBe(false);
+    expect(mix({ refunds: 0 })).toEqual(mix());
   });
 });

@@ -19,7 +19,7 @@
  */
 import { UnrecoverableError, Worker } from "bullmq";
 import { decodeEntry } from "../../../src/contract/decode.ts";
-import { isPaymentSucceeded } from "../../../src/contract/event-schema.ts";
+import { isCoursePaymentEvent } from "../../../src/course/payment-facts.ts";
 import { redisOptionsFromUrl } from "../../../src/stream/redis-connection.ts";
 import {
   type ApplyOutcome,
@@ -65,7 +65,7 @@ const worker = new Worker<BenchJobData>(
       counts.invalid++;
       throw new UnrecoverableError(`${decoded.reason}: ${decoded.detail}`);
     }
-    if (!isPaymentSucceeded(decoded.event)) {
+    if (!isCoursePaymentEvent(decoded.event)) {
       counts.ignored++;
       return "ignored";
     }

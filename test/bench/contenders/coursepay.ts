@@ -3,22 +3,39 @@
  * only through its environment like in production. BATCH_SIZE and every other setting keep
  * their defaults; LOG_LEVEL is `warn` for the figures (one run per repeat also at `info`, the
  * product's default, with its JSON log lines written to a file on the same disk).
+ *
+ * (a0), with `--baseline FILE`: another coursepay binary (say, one built before a change) under
+ * the same settings, in the same invocation, alternating with (a): a before/after from one run.
+ * Its database is migrated by its own binary, and it gets the mix without reversals, which a
+ * binary from before them cannot apply.
  */
 import { BINARY } from "../environment.ts";
-import type { Contender, RunContext } from "./registry.ts";
+import { benchMix, type Contender, type RunContext } from "./registry.ts";
 
-export function coursepay(logLevel: "warn" | "info"): Contender {
+/** Where `--baseline` put the binary of (a0). */
+export const BASELINE_BINARY_ENV = "COURSEPAY_BENCH_BASELINE";
+
+export function coursepay(variant: "warn" | "info" | "baseline"): Contender {
+  const binary = () =>
+    variant === "baseline" ? (process.env[BASELINE_BINARY_ENV] ?? "no --baseline given") : BINARY;
+  const logLevel = variant === "info" ? "info" : "warn";
   return {
-    key: logLevel === "warn" ? "a" : "a-info",
+    key: variant === "warn" ? "a" : variant === "info" ? "a-info" : "a0",
     label:
-      logLevel === "warn"
+      variant === "warn"
         ? "(a) coursepay binary"
-        : "(a') coursepay binary, LOG_LEVEL=info (logs to a file)",
+        : variant === "info"
+          ? "(a') coursepay binary, LOG_LEVEL=info (logs to a file)"
+          : "(a0) baseline coursepay binary (--baseline), mix without reversals",
     transport: "stream",
     usesDatabase: true,
     readiness: "consumer-registered",
+    get mix() {
+      return variant === "baseline" ? "payments" : benchMix();
+    },
+    migrateWith: binary,
     command: (run: RunContext) => ({
-      cmd: [BINARY, "serve"],
+      cmd: [binary(), "serve"],
       env: {
         PATH: process.env.PATH ?? "",
         REDIS_URL: run.redisUrl,

@@ -8,7 +8,7 @@
  * shared.ts.
  */
 import { decodeEntry } from "../../../src/contract/decode.ts";
-import { isPaymentSucceeded } from "../../../src/contract/event-schema.ts";
+import { isCoursePaymentEvent } from "../../../src/course/payment-facts.ts";
 import { DeadLetterWriter, deadLetterStreamName } from "../../../src/stream/dead-letters.ts";
 import { createRedis } from "../../../src/stream/redis-connection.ts";
 import {
@@ -54,7 +54,7 @@ while (!signal.stopped) {
         eventType: decoded.eventType,
       },
     ]);
-  } else if (isPaymentSucceeded(decoded.event)) {
+  } else if (isCoursePaymentEvent(decoded.event)) {
     const outcome = await applyPayment(database.client, {
       event: decoded.event,
       entryId: id,

@@ -3,9 +3,19 @@
  * its RSS is its own: (a) the compiled binary, (b), (c), (d) small Bun programs in this folder.
  */
 import { join } from "node:path";
+import type { MixName } from "../events.ts";
+
+/** Set by `--mix`: the mix every contender but (a0) gets. */
+export const MIX_ENV = "COURSEPAY_BENCH_MIX";
+
+/** The configured mix (`--mix`), reversals unless told otherwise. */
+export function benchMix(): MixName {
+  return process.env[MIX_ENV] === "payments" ? "payments" : "reversals";
+}
+
 import { coursepay } from "./coursepay.ts";
 
-export type ContenderKey = "a" | "a-info" | "b" | "c" | "d" | "d1";
+export type ContenderKey = "a" | "a0" | "a-info" | "b" | "c" | "d" | "d1";
 
 /** Names and files of one run: a fresh stream (or queue) and a fresh database file. */
 export interface RunContext {
@@ -32,6 +42,10 @@ export interface Contender {
    * LOG_LEVEL=warn prints nothing) its consumer name appearing in XINFO CONSUMERS.
    */
   readiness: "ready-line" | "consumer-registered";
+  /** The events it gets (events.ts): `--mix` (reversals by default); (a0) always payments. */
+  readonly mix: MixName;
+  /** The coursepay binary that migrates its database; dist/coursepay when absent. */
+  migrateWith?: () => string;
   command(run: RunContext): { cmd: string[]; env: Record<string, string> };
 }
 
@@ -59,6 +73,9 @@ function bullmq(key: "d" | "d1", commit: "grouped" | "per-event"): Contender {
     transport: "queue",
     usesDatabase: true,
     readiness: "ready-line",
+    get mix() {
+      return benchMix();
+    },
     command: (run) =>
       bunProgram("bullmq-worker.ts", run, {
         BULLMQ_QUEUE: run.queueName,
@@ -71,6 +88,7 @@ function bullmq(key: "d" | "d1", commit: "grouped" | "per-event"): Contender {
 
 export const CONTENDERS: Record<ContenderKey, Contender> = {
   a: coursepay("warn"),
+  a0: coursepay("baseline"),
   "a-info": coursepay("info"),
   b: {
     key: "b",
@@ -78,6 +96,9 @@ export const CONTENDERS: Record<ContenderKey, Contender> = {
     transport: "stream",
     usesDatabase: true,
     readiness: "ready-line",
+    get mix() {
+      return benchMix();
+    },
     command: (run) => bunProgram("one-at-a-time.ts", run),
   },
   c: {
@@ -86,6 +107,9 @@ export const CONTENDERS: Record<ContenderKey, Contender> = {
     transport: "stream",
     usesDatabase: false,
     readiness: "ready-line",
+    get mix() {
+      return benchMix();
+    },
     command: (run) =>
       bunProgram(
         "ceiling.ts",

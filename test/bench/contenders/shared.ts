@@ -7,13 +7,14 @@
 import { writeFileSync } from "node:fs";
 import type { Client, Transaction } from "@libsql/client";
 import type Redis from "ioredis";
-import type { PaymentSucceededEvent } from "../../../src/contract/event-schema.ts";
+import type { CoursePaymentEvent } from "../../../src/course/payment-facts.ts";
 import {
   type Database,
   openDatabase,
   readWriterSynchronous,
   type SynchronousMode,
 } from "../../../src/db/database.ts";
+import { applyToPayment } from "./per-event-effect.ts";
 
 /** The name coursepay's subscriber claims under, so processed_events looks the same. */
 export const SUBSCRIBER_NAME = "course_payment_subscriber";
@@ -68,7 +69,8 @@ export async function openBenchDatabase(
 export type ApplyOutcome = "applied" | "duplicate" | "conflict";
 
 export interface PaymentToApply {
-  event: PaymentSucceededEvent;
+  /** A payment, a refund or a chargeback. */
+  event: CoursePaymentEvent;
   entryId: string;
   payloadHash: string;
 }
@@ -77,8 +79,8 @@ type Executor = Pick<Transaction, "execute">;
 
 /**
  * The idempotent effect of one event inside an open write transaction: claim the trace_id
- * (INSERT … ON CONFLICT DO NOTHING RETURNING), grant the course when the claim is new
- * (INSERT … ON CONFLICT DO NOTHING), else compare the stored payload hash.
+ * (INSERT … ON CONFLICT DO NOTHING RETURNING), apply it to its payment row and recompute the
+ * course's enrollment when the claim is new, else compare the stored payload hash.
  */
 async function claimAndGrant(tx: Executor, item: PaymentToApply, now: number) {
   const { event, entryId, payloadHash } = item;
@@ -89,20 +91,7 @@ async function claimAndGrant(tx: Executor, item: PaymentToApply, now: number) {
     args: [SUBSCRIBER_NAME, event.trace_id, event.event_type, entryId, payloadHash, now],
   });
   if (claim.rows.length > 0) {
-    await tx.execute({
-      sql: `INSERT INTO course_enrollments (tenant_id, user_id, actor_id, course_id, language,
-              status, trace_id, granted_at)
-            VALUES (?, ?, ?, ?, ?, 'active', ?, ?) ON CONFLICT DO NOTHING`,
-      args: [
-        event.tenant_id,
-        event.user_id,
-        `${event.tenant_id}:${event.user_id}`,
-        event.metadata.course_id,
-        event.metadata.language ?? null,
-        event.trace_id,
-        now,
-      ],
-    });
+    await applyToPayment(tx, event, now);
     return "applied" as const;
   }
   const stored = await tx.execute({
