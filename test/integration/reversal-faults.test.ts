@@ -69,10 +69,20 @@ describe("a worker killed with SIGKILL mid-stream, with refunds and chargebacks 
         );
         // Catch it with a batch in hand: the next commit waits on a lock held elsewhere.
         await lock.lock();
-        await waitFor(
-          "a batch to be in hand",
-          async () => (await streamState(redis, config)).pending > 0,
-        );
+        // The same pending range twice, 300 ms apart: a batch that cannot commit, not one whose
+        // ACK was still in flight when the lock was taken.
+        let seen = "";
+        await waitFor("a batch to be in hand", async () => {
+          const [count, first, last] = (await redis.xpending(
+            config.eventStream,
+            config.consumerGroup,
+          )) as [number, string | null, string | null];
+          const range = count > 0 ? `${first}..${last}` : "";
+          const stable = range !== "" && range === seen;
+          seen = range;
+          if (!stable) await Bun.sleep(300);
+          return stable;
+        });
         first.child.kill("SIGKILL");
         expect(await first.child.exited).not.toBe(0);
         await lock.release();
