@@ -21,12 +21,12 @@ function keysJson(keys: Iterable<CourseKey>): string {
  */
 export interface NewlyPaidKey extends CourseKey {
   readonly traceId: string;
-  readonly language: string | null;
 }
 
 export interface RecomputeKeys {
   /** Keys whose deciding payment the statement looks up. */
   readonly derived: Iterable<CourseKey>;
+  /** Their payment rows are already written in this transaction. */
   readonly newlyPaid: Iterable<NewlyPaidKey>;
 }
 
@@ -50,10 +50,10 @@ export async function recomputeEnrollments(
   keys: RecomputeKeys,
   now: number,
 ): Promise<void> {
-  const newlyPaid: (string | null)[][] = [];
-  for (const key of keys.newlyPaid) {
-    newlyPaid.push([key.tenantId, key.userId, key.courseId, key.traceId, key.language]);
-  }
+  // Only the trace_ids travel: the columns come from the payment rows by primary key, which
+  // costs less than extracting each column from a JSON array (~0.4 µs per column and row).
+  const newlyPaid: string[] = [];
+  for (const key of keys.newlyPaid) newlyPaid.push(key.traceId);
   const derived = keysJson(keys.derived);
   // A batch of new payments only (most of them) skips the lookup part: a shorter statement to
   // prepare. `WHERE true` keeps SQLite from reading ON CONFLICT as part of the SELECT's join.
@@ -68,8 +68,8 @@ export async function recomputeEnrollments(
       CASE WHEN p.state <> 'succeeded' THEN ${now} END,
       CASE WHEN p.state <> 'succeeded' THEN p.reversal_trace_id END
     FROM json_each(${derived}) AS k
-    JOIN course_payments AS p ON p.rowid = (
-      SELECT c.rowid FROM course_payments AS c
+    JOIN course_payments AS p ON p.trace_id = (
+      SELECT c.trace_id FROM course_payments AS c
       WHERE c.tenant_id = k.value ->> 0 AND c.user_id = k.value ->> 1
         AND c.course_id = k.value ->> 2 AND c.paid_at IS NOT NULL
       ORDER BY c.state <> 'succeeded',
@@ -79,9 +79,10 @@ export async function recomputeEnrollments(
   await tx.run(sql`
     INSERT INTO course_enrollments (tenant_id, user_id, actor_id, course_id, language, status,
       trace_id, granted_at, revoked_at, revoked_by_trace_id)
-    SELECT value ->> 0, value ->> 1, (value ->> 0) || ':' || (value ->> 1), value ->> 2,
-      value ->> 4, 'active', value ->> 3, ${now}, NULL, NULL
-    FROM json_each(${JSON.stringify(newlyPaid)})
+    SELECT p.tenant_id, p.user_id, p.tenant_id || ':' || p.user_id, p.course_id, p.language,
+      'active', p.trace_id, ${now}, NULL, NULL
+    FROM json_each(${JSON.stringify(newlyPaid)}) AS n CROSS JOIN course_payments AS p
+      ON p.trace_id = n.value
     ${lookups}
     ON CONFLICT (tenant_id, user_id, course_id) DO UPDATE SET
       language = excluded.language,

@@ -83,21 +83,9 @@ export async function writePayments(
   rows: Iterable<PaymentRecord>,
   keysChange = false,
 ): Promise<void> {
-  const values: unknown[][] = [];
-  for (const row of rows) {
-    values.push([
-      row.traceId,
-      row.tenantId,
-      row.userId,
-      row.courseId,
-      row.language,
-      row.state,
-      row.paidAt,
-      row.reversalTraceId,
-      row.reversedAt,
-    ]);
-  }
-  if (values.length === 0) return;
+  const all = [...rows];
+  const first = all[0];
+  if (first === undefined) return;
   const keyColumns = sql.raw(
     keysChange
       ? "tenant_id = excluded.tenant_id, user_id = excluded.user_id, course_id = excluded.course_id,"
@@ -107,10 +95,46 @@ export async function writePayments(
   await tx.run(sql`
     INSERT INTO course_payments (trace_id, tenant_id, user_id, course_id, language, state,
       paid_at, reversal_trace_id, reversed_at)
-    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
-      value ->> 6, value ->> 7, value ->> 8
-    FROM json_each(${JSON.stringify(values)}) WHERE true
+    ${rowsSelect(all, first)} WHERE true
     ON CONFLICT (trace_id) DO UPDATE SET ${keyColumns} language = excluded.language,
       state = excluded.state, paid_at = excluded.paid_at,
       reversal_trace_id = excluded.reversal_trace_id, reversed_at = excluded.reversed_at`);
+}
+
+/**
+ * The rows as a SELECT over one JSON parameter. Most batches hold only new payments, all paid
+ * at the same instant: their constant columns are then parameters rather than JSON fields, since
+ * SQLite spends ~0.4 µs extracting each field of each row.
+ */
+function rowsSelect(rows: readonly PaymentRecord[], first: PaymentRecord) {
+  const allNewlyPaid = rows.every(
+    (row) =>
+      row.state === "succeeded" && row.reversalTraceId === null && row.paidAt === first.paidAt,
+  );
+  if (allNewlyPaid) {
+    const values = rows.map((row) => [
+      row.traceId,
+      row.tenantId,
+      row.userId,
+      row.courseId,
+      row.language,
+    ]);
+    return sql`SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4,
+      'succeeded', ${first.paidAt}, NULL, NULL
+    FROM json_each(${JSON.stringify(values)})`;
+  }
+  const values = rows.map((row) => [
+    row.traceId,
+    row.tenantId,
+    row.userId,
+    row.courseId,
+    row.language,
+    row.state,
+    row.paidAt,
+    row.reversalTraceId,
+    row.reversedAt,
+  ]);
+  return sql`SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4,
+      value ->> 5, value ->> 6, value ->> 7, value ->> 8
+    FROM json_each(${JSON.stringify(values)})`;
 }

@@ -9,9 +9,13 @@ export interface ClaimResult {
 }
 
 /**
- * Claims the events' trace_ids for one subscriber with one multi-row
- * `INSERT … ON CONFLICT DO NOTHING RETURNING`, inside the caller's transaction, so the claim
- * commits with the subscriber's effect or not at all. `events` must hold each trace_id once.
+ * Claims the events' trace_ids for one subscriber inside the caller's write transaction, so the
+ * claim commits with the subscriber's effect or not at all: one read of the trace_ids already
+ * claimed (with their payload hashes), then one multi-row insert of the others. The transaction
+ * holds the write lock, so nothing can claim in between. `events` must hold each trace_id once.
+ *
+ * Reading first returns only the few repeats, where `INSERT … RETURNING` returned a row for
+ * every new event (~10% of a batch's time went into building those rows).
  *
  * The rows travel as one JSON parameter expanded by `json_each`: the statement text is the same
  * for every batch size and has no parameter limit, where a VALUES list with a placeholder per
@@ -24,27 +28,32 @@ export async function claimEvents(
   now: number,
 ): Promise<ClaimResult> {
   if (events.length === 0) return { claimed: [], alreadyProcessed: new Map() };
+  const alreadyProcessed = await storedHashes(tx, subscriberName, events);
+  const claimed =
+    alreadyProcessed.size === 0
+      ? [...events]
+      : events.filter((item) => !alreadyProcessed.has(item.event.trace_id));
+  if (claimed.length === 0) return { claimed, alreadyProcessed };
   const rows = JSON.stringify(
-    events.map(({ event, entryId, payloadHash }) => [
+    claimed.map(({ event, entryId, payloadHash }) => [
       event.trace_id,
       event.event_type,
       entryId,
       payloadHash,
     ]),
   );
-  // `WHERE true` keeps SQLite from reading ON CONFLICT as part of the SELECT's join.
-  const inserted = await tx.all<{ trace_id: string }>(sql`
+  // `WHERE true` keeps SQLite from reading ON CONFLICT as part of the SELECT's join. No row can
+  // conflict (the read above, under the write lock); should one, the claim is refused loudly
+  // rather than an effect applied twice.
+  const result = await tx.run(sql`
     INSERT INTO processed_events (subscriber_name, trace_id, event_type, stream_entry_id,
       payload_hash, outcome, processed_at)
     SELECT ${subscriberName}, value ->> 0, value ->> 1, value ->> 2, value ->> 3, 'applied', ${now}
-    FROM json_each(${rows}) WHERE true
-    ON CONFLICT DO NOTHING
-    RETURNING trace_id`);
-  const claimedIds = new Set(inserted.map((row) => row.trace_id));
-  const claimed: DispatchedEvent[] = [];
-  const others: DispatchedEvent[] = [];
-  for (const item of events) (claimedIds.has(item.event.trace_id) ? claimed : others).push(item);
-  return { claimed, alreadyProcessed: await storedHashes(tx, subscriberName, others) };
+    FROM json_each(${rows}) WHERE true`);
+  if (result.rowsAffected !== claimed.length) {
+    throw new Error(`claimed ${result.rowsAffected} of ${claimed.length} trace_ids`);
+  }
+  return { claimed, alreadyProcessed };
 }
 
 /**
