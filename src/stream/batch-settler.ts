@@ -35,6 +35,18 @@ export class BatchSettler {
   async settle(plan: SettlePlan): Promise<void> {
     if (plan.ackIds.length === 0 && plan.deadLetters.length === 0) return;
     const { reader, deadLetters, logger, recovery, stopping } = this.options;
+    for (const letter of plan.deadLetters) {
+      logger.warn(
+        {
+          entry_id: letter.originalId,
+          trace_id: letter.traceId,
+          reason: letter.reason,
+          detail: letter.detail,
+          subscriber: letter.subscriber,
+        },
+        "Event moved to the dead-letter stream",
+      );
+    }
     const letters = await this.#withSha256(plan.deadLetters);
     for (;;) {
       try {

@@ -1,58 +1,21 @@
-import { decodeEntry, mayHaveLostBytes, tooLarge } from "../contract/decode.ts";
-import type { BatchEntry, Dispatcher, EntryResult } from "../dispatch/dispatcher.ts";
 import { OUTCOMES, type Outcome } from "../dispatch/outcome.ts";
-import type { Logger } from "../observe/logger.ts";
 import { BatchSettler } from "./batch-settler.ts";
 import { CommitRetry } from "./commit-retry.ts";
-import type { DeadLetterWriter } from "./dead-letters.ts";
+import type { ConsumerDependencies } from "./consumer-contract.ts";
 import { InHandLease } from "./in-hand-lease.ts";
+import { ReadAhead } from "./read-ahead.ts";
+import { decodeRead } from "./read-decoding.ts";
 import { Reclaimer } from "./reclaimer.ts";
 import { RedisRecovery } from "./redis-recovery.ts";
 import { RetrySchedule } from "./retry-schedule.ts";
 import { planSettlement } from "./settle-plan.ts";
-import type { StreamEntry, StreamReader } from "./stream-reader.ts";
+import type { StreamEntry } from "./stream-reader.ts";
 
-export interface ConsumerOptions {
-  batchSize: number;
-  blockMs: number;
-  maxEventBytes: number;
-  /** An event failing on its own is dead-lettered after this many attempts. */
-  maxDeliveries: number;
-  retryBaseMs: number;
-  retryMaxMs: number;
-  /** Entries other consumers left pending this long are reclaimed (XAUTOCLAIM). */
-  claimIdleMs: number;
-  /** PAYCORE_SIGNING_SECRET: when set, unsigned or badly signed entries are dead-lettered. */
-  signingSecrets: readonly string[];
-  /** APP_ENV=production: events marked simulated are dead-lettered, never applied. */
-  rejectSimulated: boolean;
-}
-
-/** What the consumer tells the outside (metrics, readiness, tests); every method optional. */
-export interface ConsumerObserver {
-  /** A batch has been committed, dead-lettered and ACKed (or scheduled for retry). */
-  batchSettled?(results: readonly EntryResult[], durationSeconds: number): void;
-  /** A read (XREADGROUP or XAUTOCLAIM) has come back, with or without entries. */
-  readCompleted?(): void;
-  /** A batch's transaction has committed (or the batch needed none). */
-  batchCommitted?(): void;
-  /** A batch's transaction has failed; it stays pending and is retried. */
-  commitFailed?(error: unknown): void;
-  /** Redis calls have started failing (`down`) or work again (`up`). */
-  redisDown?(error: unknown): void;
-  redisUp?(): void;
-}
-
-export interface ConsumerDependencies {
-  reader: StreamReader;
-  deadLetters: DeadLetterWriter;
-  dispatcher: Dispatcher;
-  logger: Logger;
-  options: ConsumerOptions;
-  observer?: ConsumerObserver;
-  /** Recreates the consumer group after Redis reported NOGROUP (stream or group deleted). */
-  recreateGroup: () => Promise<void>;
-}
+export type {
+  ConsumerDependencies,
+  ConsumerObserver,
+  ConsumerOptions,
+} from "./consumer-contract.ts";
 
 /**
  * The read → dispatch → settle loop. Reads its own pending entries first (at start, and again
@@ -80,10 +43,8 @@ export class EventConsumer {
   #pendingCursor: string | null = "0";
   #loop: Promise<void> | undefined;
   #reading = false;
-  /** The next batch being read while this one is processed (see #readAhead). */
-  #ahead: Promise<StreamEntry[]> | undefined;
-  /** Its entries once they have arrived and until they are taken: held in the lease. */
-  #aheadEntries: StreamEntry[] | undefined;
+  /** The next batch, read while this one is processed (see #readAhead). */
+  readonly #ahead = new ReadAhead();
 
   constructor(deps: ConsumerDependencies) {
     this.#deps = deps;
@@ -122,7 +83,7 @@ export class EventConsumer {
       alsoHeld: () => [
         ...this.#retries.ids(),
         ...this.#settler.parked.ids(),
-        ...(this.#aheadEntries ?? []).map((entry) => entry.id),
+        ...this.#ahead.heldIds(),
       ],
       onError: (error) =>
         logger.debug({ err: error }, "Could not refresh the idle time of entries in hand"),
@@ -196,25 +157,34 @@ export class EventConsumer {
       if (entries.length === this.#deps.options.batchSize) this.#readAhead();
       await this.#process(entries);
     }
+    await this.#finishReadAhead();
+  }
+
+  /**
+   * On stop: the entries read ahead were delivered to this consumer, so they are in hand too;
+   * processing them leaves nothing pending for another worker to reclaim only after
+   * CLAIM_IDLE_MS. The read never blocks (see #readAhead), so the wait is one round trip.
+   */
+  async #finishReadAhead(): Promise<void> {
+    let entries: StreamEntry[] | undefined;
+    try {
+      entries = await this.#ahead.take();
+    } catch {
+      return; // whatever Redis delivered stays pending and is re-read at restart
+    }
+    if (entries !== undefined && entries.length > 0) await this.#process(entries);
   }
 
   /**
    * Starts reading the next batch of new entries while the current one is processed. Its
    * entries are delivered (pending, this consumer's) at once: they join the lease as soon as
-   * they arrive, and if this worker stops first they stay pending and are re-read at restart.
+   * they arrive, and a stop processes them before it returns. It never blocks: when nothing is
+   * waiting it returns empty and the loop's next read waits as usual.
    */
   #readAhead(): void {
-    if (this.#ahead !== undefined || this.#pendingCursor !== null || this.#reclaimer.isDue())
-      return;
+    if (this.#ahead.started || this.#pendingCursor !== null || this.#reclaimer.isDue()) return;
     const { reader, options } = this.#deps;
-    const ahead = reader.readNew(options.batchSize, this.#blockTime());
-    ahead.then(
-      (entries) => {
-        this.#aheadEntries = entries;
-      },
-      () => {}, // reported when it is awaited (#read)
-    );
-    this.#ahead = ahead;
+    this.#ahead.start(() => reader.readNew(options.batchSize, 0));
   }
 
   /** The next entries: own pending ones first, reclaimed ones when due, else new ones. */
@@ -222,22 +192,16 @@ export class EventConsumer {
     const { reader, options, observer } = this.#deps;
     this.#reading = true;
     try {
-      let entries: StreamEntry[];
-      const ahead = this.#ahead;
-      if (ahead !== undefined) {
-        // Whatever else is due, the entries already delivered come first.
-        this.#ahead = undefined;
-        try {
-          entries = await ahead;
-        } finally {
-          this.#aheadEntries = undefined;
+      // Whatever else is due, the entries already delivered come first.
+      let entries = await this.#ahead.take();
+      if (entries === undefined) {
+        if (this.#pendingCursor !== null) {
+          entries = await this.#readOwnPending(this.#pendingCursor);
+        } else if (this.#reclaimer.isDue()) {
+          entries = await this.#reclaimer.claimPage();
+        } else {
+          entries = await reader.readNew(options.batchSize, this.#blockTime());
         }
-      } else if (this.#pendingCursor !== null) {
-        entries = await this.#readOwnPending(this.#pendingCursor);
-      } else if (this.#reclaimer.isDue()) {
-        entries = await this.#reclaimer.claimPage();
-      } else {
-        entries = await reader.readNew(options.batchSize, this.#blockTime());
       }
       this.#recovery.ok();
       observer?.readCompleted?.();
@@ -276,22 +240,9 @@ export class EventConsumer {
 
   async #processInHand(entries: readonly StreamEntry[]): Promise<void> {
     const { logger, options } = this.#deps;
-    const byId = new Map<string, StreamEntry>();
-    const batch: BatchEntry[] = [];
-    const deletedIds: string[] = [];
-    for (const read of entries) {
-      if (read.fields === null) {
-        deletedIds.push(read.id);
-        continue;
-      }
-      const entry =
-        read.oversized || !mayHaveLostBytes(read.fields) ? read : await this.#withBytes(read);
-      byId.set(entry.id, entry);
-      const decoded = entry.oversized
-        ? tooLarge(entry.oversized.bytes, options.maxEventBytes)
-        : decodeEntry(read.fields, options, entry.bytes);
-      batch.push({ id: entry.id, fields: read.fields, decoded });
-    }
+    const { batch, byId, deletedIds } = await decodeRead(entries, options, (entry) =>
+      this.#withBytes(entry),
+    );
     if (deletedIds.length > 0) {
       this.#deletedInHand += deletedIds.length;
       logger.warn(
@@ -312,19 +263,7 @@ export class EventConsumer {
     for (const retry of plan.retries)
       this.#retries.schedule(retry.entry, retry.retries, retry.nextAttemptAt);
     for (const id of plan.ackIds) this.#retries.remove(id);
-    for (const letter of plan.deadLetters) {
-      this.#retries.remove(letter.originalId);
-      logger.warn(
-        {
-          entry_id: letter.originalId,
-          trace_id: letter.traceId,
-          reason: letter.reason,
-          detail: letter.detail,
-          subscriber: letter.subscriber,
-        },
-        "Event moved to the dead-letter stream",
-      );
-    }
+    for (const letter of plan.deadLetters) this.#retries.remove(letter.originalId);
     await this.#settler.settle(plan);
     this.#deps.observer?.batchSettled?.(results, (performance.now() - started) / 1000);
   }
