@@ -17,11 +17,11 @@ import {
 import { README_FLAT_ENTRY } from "../support/wire-examples.ts";
 import {
   countRows,
+  killSpawnedWorkers,
   openTestDatabase,
   paymentEnvelope,
   publishFields,
   publishPayment,
-  killSpawnedWorkers,
   readDeadLetters,
   spawnWorker,
   startTestWorker,

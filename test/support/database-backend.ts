@@ -5,9 +5,8 @@
  * fresh empty database and the DATABASE_* variables that reach it.
  */
 import { join } from "node:path";
-import { startHranaServer } from "./hrana-server.ts";
-import type { HranaServer } from "./hrana-server.ts";
 import { tempDatabaseUrl, tempDir } from "./fixtures.ts";
+import { type HranaServer, startHranaServer } from "./hrana-server.ts";
 
 export interface DatabaseBackend {
   /** `file` or `http`, for test names. */
