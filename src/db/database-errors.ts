@@ -80,6 +80,10 @@ const HINTS: [prefix: string, hint: string][] = [
     "DATABASE_UNREACHABLE",
     "the remote database cannot be reached: check DATABASE_URL and the network",
   ],
+  [
+    "TRANSACTION_CLOSED",
+    "the remote database closed the transaction (it expired, or the connection broke); the batch is retried",
+  ],
   ["STREAM_EXPIRED", "the remote database ended an idle transaction; the batch is retried"],
   [
     "SERVER_ERROR",

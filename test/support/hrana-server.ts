@@ -31,6 +31,8 @@ export interface HranaServerOptions {
   busyTimeoutMs?: number;
   /** Called with each well-formed pipeline request before it runs (to see what a client sent). */
   onPipeline?: (request: PipelineRequest) => void;
+  /** Called when an idle stream expires (its transaction, if any, rolled back). */
+  onStreamExpired?: () => void;
 }
 
 export interface HranaServer {
@@ -116,6 +118,7 @@ export async function startHranaServer(options: HranaServerOptions): Promise<Hra
       const now = Date.now();
       for (const [oldId, at] of expired) if (now - at > EXPIRED_MEMORY_MS) expired.delete(oldId);
       expired.set(id, now);
+      options.onStreamExpired?.();
     }, batonTimeoutMs);
     open.expiry.unref();
     return open.baton;
@@ -256,6 +259,7 @@ if (import.meta.main) {
     authToken: values["auth-token"],
     batonTimeoutMs: numberFlag(values["baton-timeout-ms"], "--baton-timeout-ms"),
     busyTimeoutMs: numberFlag(values["busy-timeout-ms"], "--busy-timeout-ms"),
+    onStreamExpired: () => console.log("a stream expired (baton unused too long)"),
   });
   console.log(`listening on ${server.url}`);
   const shutdown = () => {
