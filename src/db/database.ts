@@ -2,6 +2,7 @@ import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { type Client, createClient } from "@libsql/client";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
+import { REMOTE_DATABASE_PROTOCOLS } from "../config/setting-schemas.ts";
 import { timedFetch } from "./remote-fetch.ts";
 import * as schema from "./schema.ts";
 
@@ -35,7 +36,8 @@ export interface DatabaseOptions {
 
 /** True for a database reached over the network (sqld, Turso), as opposed to a file or memory. */
 export function isRemoteDatabaseUrl(url: string): boolean {
-  return /^(libsql|https?|wss?):/i.test(url);
+  const protocol = URL.parse(url)?.protocol;
+  return protocol !== undefined && REMOTE_DATABASE_PROTOCOLS.has(protocol);
 }
 
 /** DATABASE_URL names a file in a folder that does not exist (or is not a folder). */
