@@ -3,7 +3,12 @@ import type { Config } from "./config/config.ts";
 import { redactUrl } from "./config/redact.ts";
 import { CoursePaymentSubscriber } from "./course/course-payment-subscriber.ts";
 import { MonetizationService } from "./course/monetization-service.ts";
-import { type Database, openDatabase, readWriterSynchronous } from "./db/database.ts";
+import {
+  type Database,
+  isRemoteDatabaseUrl,
+  openDatabase,
+  readWriterSynchronous,
+} from "./db/database.ts";
 import { migrate } from "./db/migrate.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
 import { SubscriberRegistry } from "./dispatch/registry.ts";
@@ -36,6 +41,7 @@ export async function openStore(config: Config, logger: Logger): Promise<Databas
     authToken: config.databaseAuthToken,
     filePath: config.databaseFilePath,
     busyTimeoutMs: config.databaseBusyTimeoutMs,
+    requestTimeoutMs: config.databaseTimeoutMs,
   });
   logger.info(
     config.databaseFilePath !== undefined
@@ -48,6 +54,20 @@ export async function openStore(config: Config, logger: Logger): Promise<Databas
     if (report.applied.length > 0) logger.info({ applied: report.applied }, "Migrations applied");
   }
   return database;
+}
+
+/**
+ * What a commit survives on a remote database: the server decides (coursepay sends it no
+ * pragma), so this reports the server's own `synchronous`, when it answers that question.
+ */
+async function remoteDurability(database: Database) {
+  const synchronous = await readWriterSynchronous(database.client).catch(() => "unknown");
+  return {
+    database: "remote",
+    synchronous,
+    decided_by: "the server",
+    hint: "no journal_mode, synchronous or busy_timeout pragma is sent to a remote database: the server's own settings (sqld: WAL on its disk; Turso: its replicated storage) decide what a commit survives",
+  };
 }
 
 /** What the worker is doing, for readiness while it starts. */
@@ -110,6 +130,8 @@ export function createWorker(
     database = await openStore(config, logger);
     if (config.databaseFilePath !== undefined) {
       logger.info({ synchronous: await readWriterSynchronous(database.client) }, "Durability");
+    } else if (isRemoteDatabaseUrl(config.databaseUrl)) {
+      logger.info(await remoteDurability(database), "Durability");
     }
     if (commands === undefined || blocking === undefined) {
       phase = "consumer disabled";

@@ -64,6 +64,7 @@ export async function enrollmentsCommand(args: string[]): Promise<number> {
     authToken: config.databaseAuthToken,
     filePath: config.databaseFilePath,
     busyTimeoutMs: config.databaseBusyTimeoutMs,
+    requestTimeoutMs: config.databaseTimeoutMs,
   });
   try {
     const page = await findEnrollments(database.db, filter).catch((error: unknown) => {

@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { type Client, createClient } from "@libsql/client";
 import { type Config, loadConfig } from "../config/config.ts";
 import { redactUrl } from "../config/redact.ts";
+import { timedFetch } from "../db/remote-fetch.ts";
 import {
   type DatabaseStatus,
   errorMessage,
@@ -83,7 +84,11 @@ async function readDatabase(config: Config): Promise<DatabaseStatus> {
   }
   let client: Client | undefined;
   try {
-    client = createClient({ url: config.databaseUrl, authToken: config.databaseAuthToken });
+    client = createClient({
+      url: config.databaseUrl,
+      authToken: config.databaseAuthToken,
+      fetch: timedFetch(config.databaseTimeoutMs), // used only by a remote database
+    });
     return await withTimeout(readDatabaseStatus(client), TIMEOUT_MS, "reading the database");
   } catch (error) {
     const message = errorMessage(error);

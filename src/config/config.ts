@@ -51,6 +51,12 @@ export interface Config {
    * CLAIM_IDLE_MS/3 and below SHUTDOWN_TIMEOUT_MS (the local driver waits synchronously).
    */
   readonly databaseBusyTimeoutMs: number;
+  /**
+   * DATABASE_TIMEOUT_MS, default 10000 (100..600000): how long one request to a remote database
+   * (`http:`, `https:`, `libsql:`) may take before it counts as failed and the batch is retried.
+   * Not used for a local file (its requests are bounded by the busy timeout).
+   */
+  readonly databaseTimeoutMs: number;
   /** EVENT_STREAM, default `brain.events.paycore`. */
   readonly eventStream: string;
   /** CONSUMER_GROUP, default `course_factory`. */
@@ -162,6 +168,7 @@ const EnvSchema = v.pipe(
     DATABASE_URL: v.optional(databaseUrl(), DEFAULT_DATABASE_URL),
     DATABASE_AUTH_TOKEN: v.optional(anyString()),
     DATABASE_BUSY_TIMEOUT_MS: v.optional(integer(BUSY_TIMEOUT.min, BUSY_TIMEOUT.max), "5000"),
+    DATABASE_TIMEOUT_MS: v.optional(integer(100, 600_000), "10000"),
     EVENT_STREAM: v.optional(name(), "brain.events.paycore"),
     CONSUMER_GROUP: v.optional(name(), "course_factory"),
     CONSUMER_NAME: v.optional(name(), () => os.hostname()),
@@ -263,6 +270,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseFilePath: e.DATABASE_URL.filePath,
     databaseAuthToken: e.DATABASE_AUTH_TOKEN,
     databaseBusyTimeoutMs: e.DATABASE_BUSY_TIMEOUT_MS,
+    databaseTimeoutMs: e.DATABASE_TIMEOUT_MS,
     eventStream: e.EVENT_STREAM,
     consumerGroup: e.CONSUMER_GROUP,
     consumerName: e.CONSUMER_NAME,

@@ -50,12 +50,15 @@ export function isBusyError(error: unknown): boolean {
   return code !== undefined && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"));
 }
 
+/** Errors of the database path: the libSQL client's, and a remote database not answering. */
+const DATABASE_ERROR_NAMES = new Set(["LibsqlError", "DatabaseUnreachableError"]);
+
 /** True for an error of the libSQL client (it carries a SQLite or client code). */
 export function isDatabaseError(error: unknown): boolean {
   return (
     error instanceof Error &&
-    (error.name === "LibsqlError" ||
-      (error.cause instanceof Error && error.cause.name === "LibsqlError"))
+    (DATABASE_ERROR_NAMES.has(error.name) ||
+      (error.cause instanceof Error && DATABASE_ERROR_NAMES.has(error.cause.name)))
   );
 }
 
@@ -72,6 +75,20 @@ const HINTS: [prefix: string, hint: string][] = [
   ["SQLITE_IOERR", "the disk or the file system reported an I/O error"],
   ["SQLITE_CORRUPT", "the database file is damaged; restore it from a backup"],
   ["CLIENT_CLOSED", "the database client is closed; it is reopened before the next attempt"],
+  ["DATABASE_TIMEOUT", "the remote database did not answer within DATABASE_TIMEOUT_MS"],
+  [
+    "DATABASE_UNREACHABLE",
+    "the remote database cannot be reached: check DATABASE_URL and the network",
+  ],
+  [
+    "TRANSACTION_CLOSED",
+    "the remote database closed the transaction (it expired, or the connection broke); the batch is retried",
+  ],
+  ["STREAM_EXPIRED", "the remote database ended an idle transaction; the batch is retried"],
+  [
+    "SERVER_ERROR",
+    "the remote database answered with an HTTP error (a wrong DATABASE_AUTH_TOKEN?)",
+  ],
 ];
 
 export interface DatabaseErrorSummary {

@@ -2,6 +2,8 @@ import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { type Client, createClient } from "@libsql/client";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
+import { REMOTE_DATABASE_PROTOCOLS } from "../config/setting-schemas.ts";
+import { timedFetch } from "./remote-fetch.ts";
 import * as schema from "./schema.ts";
 
 export type Db = LibSQLDatabase<typeof schema>;
@@ -25,6 +27,17 @@ export interface DatabaseOptions {
    * DatabaseFolderMissingError, so a mistyped path never turns into an empty new database).
    */
   createFolder?: boolean;
+  /**
+   * How long one HTTP request to a remote database may take (DATABASE_TIMEOUT_MS, default 10 s).
+   * Only `http:`, `https:` and `libsql:` URLs go through fetch; `ws:`/`wss:` and files do not.
+   */
+  requestTimeoutMs?: number;
+}
+
+/** True for a database reached over the network (sqld, Turso), as opposed to a file or memory. */
+export function isRemoteDatabaseUrl(url: string): boolean {
+  const protocol = URL.parse(url)?.protocol;
+  return protocol !== undefined && REMOTE_DATABASE_PROTOCOLS.has(protocol);
 }
 
 /** DATABASE_URL names a file in a folder that does not exist (or is not a folder). */
@@ -89,7 +102,9 @@ export interface Database {
  * Opens the store. A local file must be in a folder that exists (created only with
  * `createFolder`) and gets WAL mode (a property of the file, so it holds on every connection
  * of the client's pool). Busy timeout goes through the client's `timeout` option, which it
- * applies to every connection it opens.
+ * applies to every connection it opens. A remote database gets no pragma at all (its server
+ * decides journal and sync, and the client's busy timeout means nothing there); its requests
+ * are bounded by `requestTimeoutMs` instead.
  * @throws {DatabaseFolderMissingError} when the file's folder is missing.
  */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
@@ -97,12 +112,21 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     if (options.createFolder === true) createDatabaseFolder(options.filePath);
     else checkDatabaseFolder(options.filePath);
   }
+  const remote = isRemoteDatabaseUrl(options.url);
   const open = async (): Promise<Client> => {
-    const client = createClient({
-      url: options.url,
-      authToken: options.authToken,
-      timeout: options.busyTimeoutMs ?? 5_000,
-    });
+    const client = createClient(
+      remote
+        ? {
+            url: options.url,
+            authToken: options.authToken,
+            fetch: timedFetch(options.requestTimeoutMs ?? 10_000),
+          }
+        : {
+            url: options.url,
+            authToken: options.authToken,
+            timeout: options.busyTimeoutMs ?? 5_000,
+          },
+    );
     try {
       if (options.filePath !== undefined) await client.execute("PRAGMA journal_mode=WAL");
     } catch (error) {

@@ -138,6 +138,27 @@ function medianP99At(runs: RunRecord[], key: ContenderKey, rate: number): number
 /** Expected on this machine (from the issue); a baseline far below is broken, not slow. */
 const BASELINE_EXPECTED: Partial<Record<ContenderKey, number>> = { b: 2_000, d: 8_000 };
 
+/**
+ * (a-http)'s round trips, from its stats: HTTP requests and statements per event, and how
+ * many statements a request carried, for the median-drain passing run.
+ */
+function roundTripLine(runs: RunRecord[]): string | undefined {
+  const ok = passing(runs, "a-http", "drain").filter((r) => r.stats?.httpRequests !== undefined);
+  if (ok.length === 0) return undefined;
+  const sorted = [...ok].sort(
+    (x, y) => (x.drain?.eventsPerSecond ?? 0) - (y.drain?.eventsPerSecond ?? 0),
+  );
+  const run = sorted[Math.floor((sorted.length - 1) / 2)] as RunRecord;
+  const requests = Number(run.stats?.httpRequests);
+  const statements = Number(run.stats?.statements);
+  const perEvent = (n: number) => (n / run.events).toFixed(3);
+  const a = medianDrain(runs, "a");
+  const http = medianDrain(runs, "a-http");
+  const ratio =
+    Number.isFinite(a) && Number.isFinite(http) ? ` (a)/(a-http) = ${(a / http).toFixed(1)}×;` : "";
+  return `Over HTTP (a-http, the median run): ${fmtInt(requests)} HTTP requests and ${fmtInt(statements)} statements for ${fmtInt(run.events)} events: ${perEvent(requests)} round trips and ${perEvent(statements)} statements per event, ${(statements / requests).toFixed(2)} statements per request;${ratio} every round trip is a statement of the batch's interactive transaction, so BATCH_SIZE sets how many events share them.`;
+}
+
 export function renderMarkdown(result: BenchResult): string {
   const { runs, settings } = result;
   const keys = settings.contenders;
@@ -157,7 +178,8 @@ export function renderMarkdown(result: BenchResult): string {
   ];
   lines.push(`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`);
   for (const key of keys) {
-    const latency = settings.steps.length > 0 && key !== "a-info" && key !== "d1";
+    const latency =
+      settings.steps.length > 0 && key !== "a-info" && key !== "a-http" && key !== "d1";
     lines.push(
       `| ${[
         CONTENDERS[key].label,
@@ -180,6 +202,8 @@ export function renderMarkdown(result: BenchResult): string {
     .filter((k) => keys.includes(k))
     .map((k) => `(a)/(${k}) = ${Number.isFinite(ratio(k)) ? `${ratio(k).toFixed(1)}×` : "—"}`);
   if (ratios.length > 0) lines.push(`Drain ratios (medians): ${ratios.join(", ")}.`, "");
+  const overHttp = roundTripLine(runs);
+  if (overHttp !== undefined) lines.push(overHttp, "");
   if (keys.includes("a0")) {
     const change = (ratio("a0") - 1) * 100;
     lines.push(

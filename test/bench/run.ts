@@ -42,9 +42,11 @@ const HELP = `Usage: bun run bench [-- options]
   --events-b N         drain events for (b) and (d1), one transaction per event (default 20000)
   --events-d N         drain events for (d), BullMQ (default: --events)
   --only a,b,c,d       contenders to run (default a,b,c,d). Drain-only companions run with
-                       them: (a') = a-info, coursepay at LOG_LEVEL=info, with a; (d1), BullMQ
-                       with one transaction per job, with d
-  --no-extras          skip those companions (a-info, d1)
+                       them: (a') = a-info, coursepay at LOG_LEVEL=info, and a-http, coursepay
+                       on a database served over HTTP by the Hrana test server on loopback
+                       (its HTTP requests counted), with a; (d1), BullMQ with one transaction
+                       per job, with d. \`--quick --only a-http\` runs that row alone.
+  --no-extras          skip those companions (a-info, a-http, d1)
   --mix reversals|payments   the mix of every contender but (a0): with refunds and
                        chargebacks (default) or without, as before they existed
   --baseline FILE      also drain (a0): the coursepay binary FILE (e.g. one built before a
@@ -137,16 +139,14 @@ const seed = positiveInt("seed", values.seed, 42);
 const only = (values.only ?? "a,b,c,d").split(",").map((s) => s.trim());
 for (const key of only) {
   if (!Object.hasOwn(CONTENDERS, key)) {
-    console.error(`--only: unknown contender ${key} (a, a0, a-info, b, c, d, d1)`);
+    console.error(`--only: unknown contender ${key} (a, a0, a-info, a-http, b, c, d, d1)`);
     process.exit(2);
   }
 }
-const COMPANIONS: Record<string, string> = { a: "a-info", d: "d1" };
+const COMPANIONS: Record<string, string[]> = { a: ["a-info", "a-http"], d: ["d1"] };
 const drainKeys = only.flatMap((k) => {
-  const companion = COMPANIONS[k];
-  return companion !== undefined && values["no-extras"] !== true && !only.includes(companion)
-    ? [k, companion]
-    : [k];
+  const companions = values["no-extras"] === true ? [] : (COMPANIONS[k] ?? []);
+  return [k, ...companions.filter((companion) => !only.includes(companion))];
 }) as ContenderKey[];
 if (values.mix !== undefined) {
   if (values.mix !== "reversals" && values.mix !== "payments") {
@@ -163,7 +163,7 @@ if (values.baseline !== undefined) {
   process.env[BASELINE_BINARY_ENV] = resolve(values.baseline);
   if (!drainKeys.includes("a0")) drainKeys.unshift("a0");
 }
-const DRAIN_ONLY = new Set(["a-info", "d1"]);
+const DRAIN_ONLY = new Set(["a-info", "a-http", "d1"]);
 const latencyKeys = (
   values["skip-latency"] ? [] : only.filter((k) => !DRAIN_ONLY.has(k))
 ) as ContenderKey[];
@@ -280,7 +280,11 @@ for (let repeat = 1; repeat <= repeats; repeat++) {
 const synchronous: BenchResult["synchronous"] = {};
 for (const key of drainKeys) {
   if (key === "a" || key === "a-info" || key === "a0") synchronous[key] = coursepaySynchronous;
-  else if (!CONTENDERS[key].usesDatabase) synchronous[key] = "n/a (no database)";
+  else if (key === "a-http") {
+    const reported = runs.find((r) => r.contender === key && r.stats?.serverSynchronous);
+    synchronous[key] =
+      `${String(reported?.stats?.serverSynchronous ?? "unknown")} (the test server's own; coursepay sends no pragma to a remote database)`;
+  } else if (!CONTENDERS[key].usesDatabase) synchronous[key] = "n/a (no database)";
   else {
     const reported = runs.find((r) => r.contender === key && r.ready?.synchronous !== undefined);
     synchronous[key] = String(reported?.ready?.synchronous ?? "unknown");

@@ -580,7 +580,8 @@ export class FaultRun {
   async close(): Promise<void> {
     try {
       for (const worker of this.workers) {
-        if (worker.proc.exitCode !== null) continue;
+        // Killed by a signal, a process has a signal code and no exit code.
+        if (worker.proc.exitCode !== null || worker.proc.signalCode !== null) continue;
         const { code } = await worker.stop();
         if (code === null) worker.kill();
         expect(code).toBe(0);

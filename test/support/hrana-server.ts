@@ -29,12 +29,18 @@ export interface HranaServerOptions {
   batonTimeoutMs?: number;
   /** How long a statement waits for another stream's lock before SQLITE_BUSY (default 5 s). */
   busyTimeoutMs?: number;
+  /** Called with each well-formed pipeline request before it runs (to see what a client sent). */
+  onPipeline?: (request: PipelineRequest) => void;
+  /** Called when an idle stream expires (its transaction, if any, rolled back). */
+  onStreamExpired?: () => void;
 }
 
 export interface HranaServer {
   /** `http://127.0.0.1:<port>`, for `createClient({ url })`. */
   url: string;
   port: number;
+  /** HTTP requests to /v2/pipeline so far: the client's round trips. */
+  readonly pipelineRequests: number;
   /** Stops listening and closes every stream (open transactions roll back). */
   stop(): Promise<void>;
 }
@@ -97,6 +103,7 @@ export async function startHranaServer(options: HranaServerOptions): Promise<Hra
   const streams = new Map<string, OpenStream>();
   const expired = new Map<string, number>();
   let batonSeq = 0;
+  let pipelineRequests = 0;
 
   const release = (id: string, open: OpenStream): string | null => {
     if (open.stream.closed) {
@@ -111,6 +118,7 @@ export async function startHranaServer(options: HranaServerOptions): Promise<Hra
       const now = Date.now();
       for (const [oldId, at] of expired) if (now - at > EXPIRED_MEMORY_MS) expired.delete(oldId);
       expired.set(id, now);
+      options.onStreamExpired?.();
     }, batonTimeoutMs);
     open.expiry.unref();
     return open.baton;
@@ -139,6 +147,7 @@ export async function startHranaServer(options: HranaServerOptions): Promise<Hra
   };
 
   const pipeline = async (request: Request): Promise<Response> => {
+    pipelineRequests += 1;
     if (options.authToken !== undefined) {
       if (request.headers.get("authorization") !== `Bearer ${options.authToken}`) {
         return text(401, "Unauthorized: expected Authorization: Bearer <auth token>");
@@ -150,6 +159,7 @@ export async function startHranaServer(options: HranaServerOptions): Promise<Hra
     } catch (error) {
       return text(400, (error as Error).message);
     }
+    options.onPipeline?.(body);
     let held: [string, OpenStream] | undefined;
     try {
       const acquired = acquire(body.baton);
@@ -207,6 +217,9 @@ export async function startHranaServer(options: HranaServerOptions): Promise<Hra
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    get pipelineRequests() {
+      return pipelineRequests;
+    },
     stop: () => {
       stopped ??= stop();
       return stopped;
@@ -246,6 +259,7 @@ if (import.meta.main) {
     authToken: values["auth-token"],
     batonTimeoutMs: numberFlag(values["baton-timeout-ms"], "--baton-timeout-ms"),
     busyTimeoutMs: numberFlag(values["busy-timeout-ms"], "--busy-timeout-ms"),
+    onStreamExpired: () => console.log("a stream expired (baton unused too long)"),
   });
   console.log(`listening on ${server.url}`);
   const shutdown = () => {

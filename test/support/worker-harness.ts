@@ -117,7 +117,11 @@ function toRecord(fields: unknown[]): Record<string, unknown> {
 
 /** A second handle on the worker's database file, for assertions. */
 export async function openTestDatabase(config: Config): Promise<Database> {
-  return openDatabase({ url: config.databaseUrl, filePath: config.databaseFilePath });
+  return openDatabase({
+    url: config.databaseUrl,
+    authToken: config.databaseAuthToken,
+    filePath: config.databaseFilePath,
+  });
 }
 
 export async function countRows(database: Database, sql: string, args: (string | number)[] = []) {

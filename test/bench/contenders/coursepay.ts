@@ -9,6 +9,7 @@
  * Its database is migrated by its own binary, and it gets the mix without reversals, which a
  * binary from before them cannot apply.
  */
+import { join } from "node:path";
 import { BINARY } from "../environment.ts";
 import { benchMix, type Contender, type RunContext } from "./registry.ts";
 
@@ -47,5 +48,31 @@ export function coursepay(variant: "warn" | "info" | "baseline"): Contender {
         LOG_FORMAT: "json",
       },
     }),
+  };
+}
+
+/**
+ * (a-http): (a) with its database served over HTTP by the Hrana test server on loopback (see
+ * coursepay-over-http.ts); its HTTP requests and statements are counted in its stats.
+ */
+export function coursepayOverHttp(): Contender {
+  const base = coursepay("warn");
+  return {
+    ...base,
+    key: "a-http",
+    label:
+      "(a-http) coursepay binary, database over HTTP (Hrana test server on loopback; peak RSS is the server's process)",
+    command: (run: RunContext) => {
+      const { env } = base.command(run);
+      return {
+        cmd: [process.execPath, join(import.meta.dir, "coursepay-over-http.ts")],
+        env: {
+          ...env,
+          COURSEPAY_BINARY: BINARY,
+          BENCH_DATABASE_FILE: run.databasePath ?? "",
+          STATS_FILE: run.statsFile,
+        },
+      };
+    },
   };
 }

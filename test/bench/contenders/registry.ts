@@ -13,9 +13,9 @@ export function benchMix(): MixName {
   return process.env[MIX_ENV] === "payments" ? "payments" : "reversals";
 }
 
-import { coursepay } from "./coursepay.ts";
+import { coursepay, coursepayOverHttp } from "./coursepay.ts";
 
-export type ContenderKey = "a" | "a0" | "a-info" | "b" | "c" | "d" | "d1";
+export type ContenderKey = "a" | "a0" | "a-info" | "a-http" | "b" | "c" | "d" | "d1";
 
 /** Names and files of one run: a fresh stream (or queue) and a fresh database file. */
 export interface RunContext {
@@ -90,6 +90,7 @@ export const CONTENDERS: Record<ContenderKey, Contender> = {
   a: coursepay("warn"),
   a0: coursepay("baseline"),
   "a-info": coursepay("info"),
+  "a-http": coursepayOverHttp(),
   b: {
     key: "b",
     label: "(b) one event at a time (COUNT 1, a transaction and an XACK each)",
