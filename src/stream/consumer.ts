@@ -4,7 +4,7 @@ import { OUTCOMES, type Outcome } from "../dispatch/outcome.ts";
 import type { Logger } from "../observe/logger.ts";
 import { BatchSettler } from "./batch-settler.ts";
 import { CommitRetry } from "./commit-retry.ts";
-import type { DeadLetterWriter } from "./dead-letters.ts";
+import type { DeadLetter, DeadLetterWriter } from "./dead-letters.ts";
 import { InHandLease } from "./in-hand-lease.ts";
 import { Reclaimer } from "./reclaimer.ts";
 import { RedisRecovery } from "./redis-recovery.ts";
@@ -38,6 +38,8 @@ export interface ConsumerObserver {
   batchCommitted?(): void;
   /** A batch's transaction has failed; it stays pending and is retried. */
   commitFailed?(error: unknown): void;
+  /** Dead letters Redis has confirmed written, each reported once. */
+  deadLettersWritten?(letters: readonly DeadLetter[]): void;
   /** Redis calls have started failing (`down`) or work again (`up`). */
   redisDown?(error: unknown): void;
   redisUp?(): void;
@@ -114,6 +116,7 @@ export class EventConsumer {
       recovery: this.#recovery,
       backoff,
       stopping: () => this.stopping,
+      onWritten: (letters) => observer?.deadLettersWritten?.(letters),
     });
     this.#reclaimer = new Reclaimer(reader, logger, options);
     this.#lease = new InHandLease({
