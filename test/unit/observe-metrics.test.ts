@@ -79,9 +79,9 @@ describe("EventMetrics", () => {
     ]);
     metrics.deadLettersWritten([letter("conflict")]);
     expect(metrics.deadLettersByReason()).toEqual({ invalid_json: 1, conflict: 3 });
-    expect(await lines(registry, 'coursepay_dead_letters_written_total{reason="conflict"}')).toEqual(
-      ['coursepay_dead_letters_written_total{reason="conflict"} 3'],
-    );
+    expect(
+      await lines(registry, 'coursepay_dead_letters_written_total{reason="conflict"}'),
+    ).toEqual(['coursepay_dead_letters_written_total{reason="conflict"} 3']);
   });
 
   test("tallying a batch allocates nothing per event once its label sets exist", () => {
