@@ -35,8 +35,8 @@ export interface MetricsSources {
   scrapeTimeoutMs?: number;
 }
 
-/** What one scrape read; shared by every gauge of that scrape. */
-interface Snapshot {
+/** What one scrape read; shared by every gauge of that scrape (and the status page). */
+export interface Snapshot {
   redisUp: boolean;
   databaseUp: boolean;
   stream: StreamStatus | undefined;
@@ -108,6 +108,11 @@ export class WorkerMetrics implements ConsumerObserver {
       (s) => s.stream?.deadLetters ?? null,
     );
     scraped(
+      "coursepay_group_consumers",
+      "Consumers the group knows (XINFO GROUPS), including ones of workers gone",
+      group((g) => g.consumerCount),
+    );
+    scraped(
       "coursepay_redis_up",
       "1 when Redis answered the scrape in time; 0 while down, connecting or not configured",
       (s) => Number(s.redisUp),
@@ -170,6 +175,11 @@ export class WorkerMetrics implements ConsumerObserver {
   /** The Prometheus text exposition; never waits longer than the scrape timeout for Redis. */
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  /** The figures the stream gauges show, read now (the status page). */
+  readFigures(): Promise<Snapshot> {
+    return this.#snapshot();
   }
 
   /** One read of Redis and the database per scrape, however many gauges ask for it. */

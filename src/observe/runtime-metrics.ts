@@ -34,7 +34,10 @@ export function registerRuntimeMetrics(registry: Registry): void {
     labelNames: ["version", "commit", "bun"] as const,
     registers: [registry],
   });
-  info.set(buildInfoLabels(VERSION, Bun.version), 1);
+  info.set(BUILD_INFO, 1);
   collectDefaultMetrics({ register: registry });
   for (const name of EXCLUDED_DEFAULT_METRICS) registry.removeSingleMetric(name);
 }
+
+/** This build, as coursepay_build_info's labels say. */
+export const BUILD_INFO = buildInfoLabels(VERSION, Bun.version);

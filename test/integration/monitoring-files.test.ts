@@ -45,6 +45,7 @@ const STREAM_GAUGES: readonly string[] = [
   "coursepay_group_oldest_pending_idle_seconds",
   "coursepay_group_oldest_pending_age_seconds",
   "coursepay_dead_letters",
+  "coursepay_group_consumers",
 ];
 
 // --- PromQL, just enough to find the metric names in an expression --------------------------
