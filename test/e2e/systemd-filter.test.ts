@@ -34,8 +34,12 @@ function syscallSets(): Map<string, string[]> {
   for (const line of run.stdout.toString().split("\n")) {
     const text = line.trim();
     if (text === "" || text.startsWith("#")) continue;
-    if (line.startsWith("@")) sets.set(text, (current = []));
-    else current?.push(text);
+    if (line.startsWith("@")) {
+      current = [];
+      sets.set(text, current);
+    } else {
+      current?.push(text);
+    }
   }
   return sets;
 }
