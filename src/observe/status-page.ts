@@ -66,6 +66,7 @@ ${FIGURES.map(([id, label]) => `<div class="figure"><span class="label">${label}
 <section>
 <h2>Throughput by outcome, last 15 minutes <span class="muted">(per 10 s)</span></h2>
 <svg id="throughput" viewBox="0 0 900 200" preserveAspectRatio="none" role="img" aria-label="Outcomes per 10 seconds"></svg>
+<div class="axis muted"><span>15 min ago</span><span>now</span></div>
 <ul id="legend" class="legend"></ul>
 </section>
 <section>
@@ -94,6 +95,7 @@ h2 { font-size: 1rem; margin: 1.5rem 0 0.5rem; }
 .figure .label { display: block; color: var(--muted); font-size: 0.85rem; }
 .figure .value { font-size: 1.4rem; font-variant-numeric: tabular-nums; }
 svg { width: 100%; height: 200px; border-bottom: 1px solid var(--muted); }
+.axis { display: flex; justify-content: space-between; font-size: 0.8rem; }
 .legend { list-style: none; padding: 0; display: flex; gap: 1rem; flex-wrap: wrap; }
 .legend svg { width: 10px; height: 10px; border: 0; }
 table { border-collapse: collapse; }
