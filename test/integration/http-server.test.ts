@@ -142,6 +142,9 @@ describe("HTTP endpoints of a running worker", () => {
     const response = await get(server, "/readyz");
     expect(response.status).toBe(503);
     expect(response.body).toBe("not ready: stopped\n");
+    // The status page says the same.
+    const status = JSON.parse((await get(server, "/status.json")).body);
+    expect(status).toMatchObject({ ready: false, problems: ["stopped"] });
   });
 });
 
