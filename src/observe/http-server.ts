@@ -1,18 +1,14 @@
 /**
- * The worker's HTTP endpoints for probes and Prometheus: GET /healthz, /readyz and /metrics.
- * Read-only by construction: no route takes a body or changes anything; other methods get 405,
+ * The worker's HTTP endpoints for probes and Prometheus: GET /healthz, /readyz and /metrics,
+ * and the status page at / (src/observe/status-page.ts). Read-only by construction: no route takes a body or changes anything; other methods get 405,
  * other paths 404.
  */
-import type { Worker } from "../worker.ts";
 import type { Logger } from "./logger.ts";
 import type { WorkerMetrics } from "./metrics.ts";
-import { checkDatabase, checkRedis, connectionState } from "./stream-status.ts";
+import { type ReadinessSource, readinessProblems } from "./readiness.ts";
+import { statusPageRoutes } from "./status-page.ts";
 
-/** What readiness looks at: the worker (src/worker.ts). */
-export type ReadinessSource = Pick<
-  Worker,
-  "isConsuming" | "redis" | "readConnection" | "database" | "progress" | "phase"
->;
+export type { ReadinessSource } from "./readiness.ts";
 
 export interface HttpServerOptions {
   hostname: string;
@@ -49,6 +45,7 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
       const { contentType, body } = await options.metrics.render();
       return new Response(body, { headers: { "content-type": contentType, ...NO_STORE } });
     },
+    ...statusPageRoutes({ metrics: options.metrics, worker: options.worker, timeoutMs }),
   };
   const server = Bun.serve({
     hostname: options.hostname,
@@ -75,46 +72,6 @@ export function startHttpServer(options: HttpServerOptions): HttpServer {
       return stopped;
     },
   };
-}
-
-/**
- * Why the worker is not ready; empty when it is. Beyond "does Redis answer PING and the database
- * SELECT 1", whether payments actually move: reads coming back, batches committing.
- */
-export async function readinessProblems(
-  worker: ReadinessSource | undefined,
-  timeoutMs: number,
-): Promise<string[]> {
-  if (worker === undefined) return ["starting"];
-  const { phase, redis, readConnection, database } = worker;
-  if (phase === "opening the database") return ["starting: opening the database"];
-  if (phase === "waiting for Redis") {
-    const state = redis === undefined ? "not created" : connectionState(redis.status);
-    return [`starting: waiting for Redis (connection is ${state})`];
-  }
-  if (phase === "stopped") return ["stopped"];
-  const problems: string[] = [];
-  if (readConnection !== undefined && readConnection.status !== "ready") {
-    problems.push(`Redis read connection is ${connectionState(readConnection.status)}`);
-  }
-  const checks = await Promise.all([
-    redis === undefined ? undefined : checkRedis(redis, timeoutMs),
-    database === undefined
-      ? "database: not open"
-      : database.closed
-        ? "the database client is closed"
-        : checkDatabase(database.client, timeoutMs),
-  ]);
-  for (const problem of checks) if (problem !== undefined) problems.push(problem);
-  problems.push(...worker.progress.problems());
-  if (!worker.isConsuming()) {
-    problems.push(
-      phase === "consumer disabled"
-        ? "the consumer loop is not running (ENABLE_EVENT_CONSUMER=false)"
-        : "the consumer loop is not running",
-    );
-  }
-  return problems;
 }
 
 const NO_STORE = { "cache-control": "no-store" };

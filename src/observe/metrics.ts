@@ -4,10 +4,13 @@
  * through `batchSettled`; the stream gauges are read from Redis when scraped.
  */
 import type Redis from "ioredis";
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
 import type { Database } from "../db/database.ts";
 import type { EntryResult } from "../dispatch/dispatcher.ts";
 import type { ConsumerObserver } from "../stream/consumer.ts";
+import type { DeadLetter } from "../stream/dead-letters.ts";
+import { EventMetrics } from "./event-metrics.ts";
+import { registerRuntimeMetrics } from "./runtime-metrics.ts";
 import {
   checkDatabase,
   type GroupStatus,
@@ -15,14 +18,10 @@ import {
   type StreamStatus,
   withTimeout,
 } from "./stream-status.ts";
+import { ThroughputHistory } from "./throughput-history.ts";
 import type { WorkerProgress } from "./worker-progress.ts";
 
-/** The `subscriber` label of outcomes decided before any subscriber (invalid, ignored). */
-export const NO_SUBSCRIBER = "none";
-/** The `event_type` label of entries that could not be decoded. */
-export const UNKNOWN_EVENT_TYPE = "unknown";
-/** Past this many distinct event types, new ones are counted as "other": producers are not trusted. */
-const MAX_EVENT_TYPES = 50;
+export { NO_SUBSCRIBER, UNKNOWN_EVENT_TYPE } from "./event-metrics.ts";
 
 export interface MetricsSources {
   stream: string;
@@ -36,8 +35,8 @@ export interface MetricsSources {
   scrapeTimeoutMs?: number;
 }
 
-/** What one scrape read; shared by every gauge of that scrape. */
-interface Snapshot {
+/** What one scrape read; shared by every gauge of that scrape (and the status page). */
+export interface Snapshot {
   redisUp: boolean;
   databaseUp: boolean;
   stream: StreamStatus | undefined;
@@ -47,48 +46,22 @@ interface Snapshot {
 export class WorkerMetrics implements ConsumerObserver {
   readonly registry = new Registry();
 
+  /** Outcomes per 10 s over the last 15 minutes, for the status page. */
+  readonly throughput = new ThroughputHistory();
+
   readonly #sources: MetricsSources;
-  readonly #eventTypes = new Set<string>();
+  readonly #events = new EventMetrics(this.registry);
   #scrape: Promise<Snapshot> | undefined;
 
-  readonly #received = new Counter({
-    name: "coursepay_events_received_total",
-    help: "Stream entries processed, by event type (an entry retried in place counts each time)",
-    labelNames: ["event_type"] as const,
-    registers: [this.registry],
-  });
-  readonly #outcomes = new Counter({
-    name: "coursepay_event_outcomes_total",
-    help: `Outcomes by event type (as in coursepay_events_received_total) and subscriber ("${NO_SUBSCRIBER}" when decided before any subscriber)`,
-    labelNames: ["event_type", "subscriber", "outcome"] as const,
-    registers: [this.registry],
-  });
-  readonly #processing = new Histogram({
-    name: "coursepay_event_processing_seconds",
-    help: "From an entry's arrival in the stream (the time in its id) to its settled outcome",
-    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
-    registers: [this.registry],
-  });
-  readonly #batchDuration = new Histogram({
-    name: "coursepay_batch_duration_seconds",
-    help: "Time to dispatch, commit, dead-letter and ACK one batch",
-    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [this.registry],
-  });
   readonly #commitFailures = new Counter({
     name: "coursepay_commit_failures_total",
     help: "Batch transactions that failed to commit (each retry counts); they stay pending",
     registers: [this.registry],
   });
-  readonly #batchSize = new Histogram({
-    name: "coursepay_batch_size",
-    help: "Entries in one batch",
-    buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
-    registers: [this.registry],
-  });
 
   constructor(sources: MetricsSources) {
     this.#sources = sources;
+    registerRuntimeMetrics(this.registry);
     const scraped = (name: string, help: string, read: (snapshot: Snapshot) => number | null) => {
       const gauge: Gauge = new Gauge({
         name,
@@ -133,6 +106,11 @@ export class WorkerMetrics implements ConsumerObserver {
       "coursepay_dead_letters",
       "Entries in the dead-letter stream",
       (s) => s.stream?.deadLetters ?? null,
+    );
+    scraped(
+      "coursepay_group_consumers",
+      "Consumers the group knows (XINFO GROUPS), including ones of workers gone",
+      group((g) => g.consumerCount),
     );
     scraped(
       "coursepay_redis_up",
@@ -180,22 +158,18 @@ export class WorkerMetrics implements ConsumerObserver {
 
   /** Called by the consumer after each batch; cheap and synchronous. */
   batchSettled(results: readonly EntryResult[], durationSeconds: number): void {
-    const now = Date.now();
-    for (const { entry, outcomes } of results) {
-      const eventType = this.#eventTypeLabel(entry.decoded);
-      this.#received.inc({ event_type: eventType });
-      for (const { subscriber, outcome } of outcomes) {
-        this.#outcomes.inc({
-          event_type: eventType,
-          subscriber: subscriber ?? NO_SUBSCRIBER,
-          outcome,
-        });
-      }
-      const arrivedAt = Number.parseInt(entry.id, 10);
-      if (Number.isFinite(arrivedAt)) this.#processing.observe(Math.max(0, now - arrivedAt) / 1000);
-    }
-    this.#batchDuration.observe(durationSeconds);
-    this.#batchSize.observe(results.length);
+    this.#events.batchSettled(results, durationSeconds);
+    this.throughput.batchSettled(results);
+  }
+
+  /** Called by the consumer with the dead letters Redis confirmed written. */
+  deadLettersWritten(letters: readonly DeadLetter[]): void {
+    this.#events.deadLettersWritten(letters);
+  }
+
+  /** Dead letters this worker wrote since start, by reason. */
+  deadLettersByReason(): Record<string, number> {
+    return this.#events.deadLettersByReason();
   }
 
   /** The Prometheus text exposition; never waits longer than the scrape timeout for Redis. */
@@ -203,13 +177,9 @@ export class WorkerMetrics implements ConsumerObserver {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 
-  #eventTypeLabel(decoded: EntryResult["entry"]["decoded"]): string {
-    if (!decoded.ok) return UNKNOWN_EVENT_TYPE;
-    const type = decoded.event.event_type;
-    if (this.#eventTypes.has(type)) return type;
-    if (this.#eventTypes.size >= MAX_EVENT_TYPES) return "other";
-    this.#eventTypes.add(type);
-    return type;
+  /** The figures the stream gauges show, read now (the status page). */
+  readFigures(): Promise<Snapshot> {
+    return this.#snapshot();
   }
 
   /** One read of Redis and the database per scrape, however many gauges ask for it. */

@@ -1,39 +1,71 @@
-import type { Writable } from "node:stream";
+/**
+ * Logs for a person at a terminal: `[2026-11-26 08:00:01.234Z] INFO: message  key=value key="a b"`,
+ * one line per record, by pino-pretty used as a synchronous stream (a pino transport runs in a
+ * worker thread that loads files at run time, which the compiled binary cannot).
+ * Values may come from events: keys, values and the message are escaped
+ * (src/observe/terminal-text.ts), so a newline or an ESC cannot forge a line or drive the terminal.
+ */
+import pinoPretty, { type PrettyOptions, prettyFactory } from "pino-pretty";
 import { escapeForTerminal } from "./terminal-text.ts";
 
-const LEVEL_LABELS: Record<string, string> = {
-  debug: "\x1b[90mDEBUG\x1b[0m",
-  info: "\x1b[32mINFO \x1b[0m",
-  warn: "\x1b[33mWARN \x1b[0m",
-  error: "\x1b[31mERROR\x1b[0m",
-  fatal: "\x1b[31mFATAL\x1b[0m",
-};
+export interface PrettyLogOptions {
+  /** Colour the level and message (off for NO_COLOR and when not writing to a terminal). */
+  colour: boolean;
+}
 
-/** Turns pino's JSON lines into `12:00:01 INFO  message key=value …` for people at a terminal. */
-export function prettyLogDestination(out: Writable): { write(line: string): void } {
+/** Fields pino sets itself, shown by pino-pretty in their own places. */
+const OWN_KEYS = new Set(["time", "level", "msg", "pid", "hostname"]);
+
+/** A bare word in `key=value`; anything else (spaces, quotes, `=`, empty) is quoted. */
+const BARE = /^[^\s"'=\\]+$/u;
+
+function prettyOptions({ colour }: PrettyLogOptions): PrettyOptions {
   return {
-    write(line: string) {
-      out.write(`${formatLine(line)}\n`);
-    },
+    colorize: colour,
+    // The date too, in UTC like the JSON logs, so lines from several hosts compare.
+    translateTime: "UTC:yyyy-mm-dd HH:MM:ss.l'Z'",
+    // The fields go in the message line (messageFormat), never as an indented object.
+    hideObject: true,
+    // Errors as fields too: pino-pretty's error block spreads a stack over many lines.
+    errorLikeObjectKeys: [],
+    messageFormat: (log, messageKey) => formatMessage(log, messageKey),
   };
 }
 
-export function formatLine(line: string): string {
-  let record: Record<string, unknown>;
-  try {
-    record = JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    return escapeForTerminal(line.trimEnd());
+/** `message  key=value key="a b" err={"message":"…"}`, escaped for a terminal. */
+export function formatMessage(log: Record<string, unknown>, messageKey = "msg"): string {
+  const fields: string[] = [];
+  for (const [key, value] of Object.entries(log)) {
+    if (key === messageKey || OWN_KEYS.has(key) || value === undefined) continue;
+    fields.push(`${escapeForTerminal(key)}=${formatValue(value)}`);
   }
-  const { time, level, msg, ...fields } = record;
-  const clock = typeof time === "string" ? time.slice(11, 23) : "";
-  const label = LEVEL_LABELS[String(level)] ?? String(level).toUpperCase();
-  // Values may come from events: escaped, so a newline or ESC cannot forge a line.
-  const rest = Object.entries(fields)
-    .map(([key, value]) => {
-      const text = typeof value === "string" ? value : JSON.stringify(value);
-      return `${escapeForTerminal(key)}=${escapeForTerminal(text ?? "")}`;
-    })
-    .join(" ");
-  return `${clock} ${label} ${escapeForTerminal(String(msg ?? ""))}${rest ? `  ${rest}` : ""}`;
+  const message = escapeForTerminal(String(log[messageKey] ?? ""));
+  return fields.length === 0 ? message : `${message}  ${fields.join(" ")}`;
+}
+
+/**
+ * A bare word as it is; another string in double quotes, its own `"` backslashed; objects and
+ * numbers as JSON. Then escaped: controls show as `\u000a` and the like.
+ */
+function formatValue(value: unknown): string {
+  if (typeof value !== "string") return escapeForTerminal(JSON.stringify(value) ?? "");
+  if (BARE.test(value)) return escapeForTerminal(value);
+  return `"${escapeForTerminal(value.replaceAll('"', '\\"'))}"`;
+}
+
+/** The stream pino writes to: pino-pretty, synchronous, to `destination` (default stdout). */
+export function prettyLogDestination(
+  destination: number | NodeJS.WritableStream = 1,
+  options: PrettyLogOptions = { colour: false },
+): NodeJS.WritableStream {
+  return pinoPretty({
+    ...prettyOptions(options),
+    sync: true,
+    destination,
+  });
+}
+
+/** One JSON log line as the terminal shows it (without its newline); tests and tools. */
+export function formatLine(line: string, options: PrettyLogOptions = { colour: false }): string {
+  return prettyFactory(prettyOptions(options))(line).trimEnd();
 }

@@ -36,6 +36,8 @@ export interface GroupStatus {
    * down) as well as entries nobody works on. Null when nothing is pending.
    */
   oldestPendingAgeMs: number | null;
+  /** Consumers the group knows (XINFO GROUPS), live or not, asked for or not. */
+  consumerCount: number;
   /** Empty when not asked for (`consumers: false`). */
   consumers: ConsumerStatus[];
 }
@@ -98,6 +100,7 @@ export async function readStreamStatus(
         pending: Number(group.pending),
         oldestPendingIdleMs: oldest === undefined ? null : Number(oldest[2]),
         oldestPendingAgeMs: oldest === undefined ? null : ageOfEntry(oldest[0]),
+        consumerCount: Number(group.consumers ?? 0),
         consumers: consumers.map(toRecord).map((consumer) => ({
           name: String(consumer.name),
           pending: Number(consumer.pending),

@@ -27,9 +27,16 @@ export interface ProgressOptions {
   lineIntervalMs?: number;
   /** Bar redraws at most this often. @defaultValue 100 */
   redrawIntervalMs?: number;
+  /**
+   * The terminal's width in columns, asked at each redraw (it may be resized); undefined when
+   * unknown. @defaultValue () => process.stdout.columns
+   */
+  columns?: () => number | undefined;
 }
 
 const BAR_WIDTH = 28;
+/** Narrower than this, the bar is left out and only the figures are shown. */
+const MIN_BAR_WIDTH = 5;
 
 /** Events a second so far, 0 before any time has passed. */
 export function ratePerSecond(done: number, elapsedMs: number): number {
@@ -64,13 +71,36 @@ function formatRate(snapshot: ProgressSnapshot): string {
   return `${Math.round(ratePerSecond(snapshot.done, snapshot.elapsedMs))}/s`;
 }
 
-/** `[██████████░░░░░░░░░░]  50%  1000/2000  812/s  ETA 1.2 s` */
-export function formatBar(snapshot: ProgressSnapshot): string {
-  const filled = Math.round((percent(snapshot) * BAR_WIDTH) / 100);
-  const bar = "█".repeat(filled) + "░".repeat(BAR_WIDTH - filled);
+/**
+ * `[██████████░░░░░░░░░░]  50%  1000/2000  812/s  ETA 1.2 s`, narrower than `columns` when
+ * given: the bar shrinks first, then goes, then the figures are cut. A line as wide as the
+ * terminal would wrap, and a redraw (which clears one row) would leave the wrapped rows behind.
+ */
+export function formatBar(snapshot: ProgressSnapshot, columns?: number): string {
   const pct = `${percent(snapshot)}%`.padStart(4);
   const count = `${snapshot.done}/${snapshot.total}`;
-  return `[${bar}] ${pct}  ${count}  ${formatRate(snapshot)}  ETA ${formatDuration(etaMs(snapshot))}`;
+  const figures = `${pct}  ${count}  ${formatRate(snapshot)}  ETA ${formatDuration(etaMs(snapshot))}`;
+  // One column spare: writing into the last one puts some terminals in their wrap state.
+  const room = columns === undefined ? Number.POSITIVE_INFINITY : columns - 1;
+  const barWidth = Math.min(BAR_WIDTH, room - Bun.stringWidth(figures) - 3);
+  if (barWidth < MIN_BAR_WIDTH) return truncateToWidth(figures.trimStart(), room);
+  const filled = Math.round((percent(snapshot) * barWidth) / 100);
+  const bar = "█".repeat(filled) + "░".repeat(barWidth - filled);
+  return `[${bar}] ${figures}`;
+}
+
+/** The longest start of `text` that fits in `width` terminal columns (Bun.stringWidth). */
+export function truncateToWidth(text: string, width: number): string {
+  if (Bun.stringWidth(text) <= width) return text;
+  let out = "";
+  let used = 0;
+  for (const char of text) {
+    const w = Bun.stringWidth(char);
+    if (used + w > width) break;
+    out += char;
+    used += w;
+  }
+  return out;
 }
 
 /** `published 1000/2000 (50%), 812/s, ETA 1.2 s` */
@@ -80,7 +110,10 @@ export function formatLine(snapshot: ProgressSnapshot, verb: string): string {
 
 /** Call `update` as often as you like; it draws only when its interval has passed. */
 export class ProgressDisplay {
-  readonly #options: Required<Omit<ProgressOptions, "out">> & { out: ProgressOutput };
+  readonly #options: Required<Omit<ProgressOptions, "out" | "columns">> & {
+    out: ProgressOutput;
+    columns: () => number | undefined;
+  };
   readonly #startedAt: number;
   #lastDrawAt = Number.NEGATIVE_INFINITY;
   #drawn = false;
@@ -91,6 +124,7 @@ export class ProgressDisplay {
       now: () => performance.now(),
       lineIntervalMs: 1000,
       redrawIntervalMs: 100,
+      columns: () => process.stdout.columns,
       ...options,
     };
     this.#startedAt = this.#options.now();
@@ -119,7 +153,7 @@ export class ProgressDisplay {
     const snapshot = { done, total: this.#options.total, elapsedMs: now - this.#startedAt };
     if (this.#options.isTTY) {
       // \r back to the line start, ESC[2K clears what a longer earlier line left.
-      this.#options.out.write(`\r\x1b[2K${formatBar(snapshot)}`);
+      this.#options.out.write(`\r\x1b[2K${formatBar(snapshot, this.#options.columns())}`);
     } else {
       this.#options.out.write(`${formatLine(snapshot, this.#options.verb)}\n`);
     }

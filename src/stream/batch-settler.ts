@@ -21,6 +21,8 @@ export interface BatchSettlerOptions {
   recovery: RedisRecovery;
   backoff: BackoffOptions;
   stopping: () => boolean;
+  /** Told of the dead letters Redis confirmed written (each once): metrics count them by reason. */
+  onWritten?: (letters: readonly DeadLetter[]) => void;
 }
 
 export class BatchSettler {
@@ -50,12 +52,7 @@ export class BatchSettler {
     const letters = await this.#withSha256(plan.deadLetters);
     for (;;) {
       try {
-        this.deadLettered += await deadLetters.settle(
-          reader.stream,
-          reader.group,
-          plan.ackIds,
-          letters,
-        );
+        this.#written(await deadLetters.settle(reader.stream, reader.group, plan.ackIds, letters));
         recovery.ok();
         return;
       } catch (error) {
@@ -80,7 +77,7 @@ export class BatchSettler {
   async settleParked(letters: readonly DeadLetter[]): Promise<void> {
     const { reader, deadLetters, logger, recovery } = this.options;
     try {
-      this.deadLettered += await deadLetters.settle(reader.stream, reader.group, [], letters);
+      this.#written(await deadLetters.settle(reader.stream, reader.group, [], letters));
       this.parked.remove(letters);
       logger.info(
         { entry_ids: letters.map((letter) => letter.originalId) },
@@ -90,6 +87,12 @@ export class BatchSettler {
       if (classifyRedisError(error) === "persistent") this.parked.park(letters, Date.now());
       else await recovery.recover(error);
     }
+  }
+
+  #written(letters: readonly DeadLetter[]): void {
+    if (letters.length === 0) return;
+    this.deadLettered += letters.length;
+    this.options.onWritten?.(letters);
   }
 
   /** The ACKs of a batch whose dead letters were refused: durable entries must not wait on them. */

@@ -1,7 +1,7 @@
 /** What the consumer loop is given and what it tells the outside. */
 import type { Dispatcher, EntryResult } from "../dispatch/dispatcher.ts";
 import type { Logger } from "../observe/logger.ts";
-import type { DeadLetterWriter } from "./dead-letters.ts";
+import type { DeadLetter, DeadLetterWriter } from "./dead-letters.ts";
 import type { StreamReader } from "./stream-reader.ts";
 
 export interface ConsumerOptions {
@@ -30,6 +30,8 @@ export interface ConsumerObserver {
   batchCommitted?(): void;
   /** A batch's transaction has failed; it stays pending and is retried. */
   commitFailed?(error: unknown): void;
+  /** Dead letters Redis has confirmed written, each reported once. */
+  deadLettersWritten?(letters: readonly DeadLetter[]): void;
   /** Redis calls have started failing (`down`) or work again (`up`). */
   redisDown?(error: unknown): void;
   redisUp?(): void;

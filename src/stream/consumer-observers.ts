@@ -15,6 +15,9 @@ export function fanOut(...observers: ConsumerObserver[]): ConsumerObserver {
     commitFailed: (error) => {
       for (const o of observers) o.commitFailed?.(error);
     },
+    deadLettersWritten: (letters) => {
+      for (const o of observers) o.deadLettersWritten?.(letters);
+    },
     redisDown: (error) => {
       for (const o of observers) o.redisDown?.(error);
     },

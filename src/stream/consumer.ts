@@ -75,6 +75,7 @@ export class EventConsumer {
       recovery: this.#recovery,
       backoff,
       stopping: () => this.stopping,
+      onWritten: (letters) => observer?.deadLettersWritten?.(letters),
     });
     this.#reclaimer = new Reclaimer(reader, logger, options);
     this.#lease = new InHandLease({

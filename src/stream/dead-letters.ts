@@ -96,16 +96,20 @@ export class DeadLetterWriter {
    * ACKs `ackIds`, then writes each dead letter and ACKs its entry, in one round trip (a
    * script, see SETTLE_SCRIPT): an entry is never ACKed before its dead letter is written, and a
    * dead letter is written only while its entry is still pending, so sending this twice (a lost
-   * reply, a resend) writes nothing twice. Resolves with how many dead letters were written.
+   * reply, a resend) writes nothing twice. Resolves with the dead letters written by this call.
    */
   async settle(
     stream: string,
     group: string,
     ackIds: readonly string[],
     letters: readonly DeadLetter[],
-  ): Promise<number> {
+  ): Promise<DeadLetter[]> {
     const failedAt = new Date(this.clock()).toISOString();
-    let written = 0;
+    const writtenIds = new Set<string>();
+    const settle = async (args: (string | number)[]) => {
+      const ids = await withScripts(this.redis).coursepaySettle(this.streamName, stream, ...args);
+      for (const id of ids as string[]) writtenIds.add(id);
+    };
     let args: (string | number)[] = [group, ackIds.length, ...ackIds];
     let chars = 0;
     // In calls of at most SETTLE_CALL_CHARS: a batch of large dead letters never builds one
@@ -115,19 +119,15 @@ export class DeadLetterWriter {
       args.push(letter.originalId, fields.length, ...fields);
       chars += fields.reduce((sum, field) => sum + field.length, 0);
       if (chars >= SETTLE_CALL_CHARS || index === letters.length - 1) {
-        written += Number(
-          await withScripts(this.redis).coursepaySettle(this.streamName, stream, ...args),
-        );
+        await settle(args);
         args = [group, 0];
         chars = 0;
       }
     }
-    if (letters.length === 0) {
-      written += Number(
-        await withScripts(this.redis).coursepaySettle(this.streamName, stream, ...args),
-      );
-    }
-    return written;
+    if (letters.length === 0) await settle(args);
+    return writtenIds.size === 0
+      ? []
+      : letters.filter((letter) => writtenIds.has(letter.originalId));
   }
 }
 

@@ -70,7 +70,7 @@ export type GuardedReply = [
  * written and its entry ACKed only while that entry is still pending in the group, so a resent
  * or retried call writes nothing twice. A failing XADD stops the script before that entry's ACK
  * (scripts do not roll back, so each letter is one XADD followed by one XACK).
- * Reply: how many dead letters were written.
+ * Reply: the entry ids whose dead letters were written (an empty table when none).
  */
 export const SETTLE_SCRIPT = `
 local dlq, stream, group = KEYS[1], KEYS[2], ARGV[1]
@@ -81,13 +81,13 @@ while i < 3 + acks do
   redis.call('XACK', stream, group, unpack(ARGV, i, last))
   i = last + 1
 end
-local written = 0
+local written = {}
 while i <= #ARGV do
   local id, n = ARGV[i], tonumber(ARGV[i + 1])
   if #redis.call('XPENDING', stream, group, id, id, 1) > 0 then
     redis.call('XADD', dlq, '*', unpack(ARGV, i + 2, i + 1 + n))
     redis.call('XACK', stream, group, id)
-    written = written + 1
+    written[#written + 1] = id
   end
   i = i + 2 + n
 end

@@ -68,7 +68,15 @@ describe("HTTP endpoints of a running worker", () => {
   });
 
   test("nothing can be written: other methods get 405, other paths 404", async () => {
-    for (const path of ["/healthz", "/readyz", "/metrics"]) {
+    for (const path of [
+      "/healthz",
+      "/readyz",
+      "/metrics",
+      "/",
+      "/status.json",
+      "/status.js",
+      "/status.css",
+    ]) {
       for (const method of ["POST", "PUT", "PATCH", "DELETE"]) {
         const response = await get(server, path, method);
         expect(response.status).toBe(405);
@@ -76,10 +84,31 @@ describe("HTTP endpoints of a running worker", () => {
       }
       expect((await get(server, path, "HEAD")).status).toBe(200);
     }
-    for (const path of ["/", "/metrics/x", "/dlq", "/healthz/"]) {
+    for (const path of ["/index.html", "/metrics/x", "/dlq", "/healthz/", "/status.json/"]) {
       expect((await get(server, path)).status).toBe(404);
       expect((await get(server, path, "POST")).status).toBe(404);
     }
+  });
+
+  test("the status page and its assets carry a CSP that allows only this origin", async () => {
+    for (const [path, type] of [
+      ["/", "text/html"],
+      ["/status.js", "text/javascript"],
+      ["/status.css", "text/css"],
+      ["/status.json", "application/json"],
+    ] as const) {
+      const response = await get(server, path);
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toStartWith(type);
+      expect(response.headers.get("content-security-policy")).toStartWith("default-src 'none';");
+      expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+    }
+    const page = (await get(server, "/")).body;
+    // No inline script or style (the CSP would block them) and nothing from elsewhere.
+    expect(page).not.toMatch(/<script>|<style>| style=|src="http|href="http/);
+    const status = JSON.parse((await get(server, "/status.json")).body);
+    expect(status).toMatchObject({ ready: true, redisUp: true, databaseUp: true, pending: 0 });
+    expect(status.throughput.slots).toHaveLength(90);
   });
 
   test("/readyz goes 503 naming Redis while it is down, and 200 again once it is back", async () => {
@@ -113,6 +142,9 @@ describe("HTTP endpoints of a running worker", () => {
     const response = await get(server, "/readyz");
     expect(response.status).toBe(503);
     expect(response.body).toBe("not ready: stopped\n");
+    // The status page says the same.
+    const status = JSON.parse((await get(server, "/status.json")).body);
+    expect(status).toMatchObject({ ready: false, problems: ["stopped"] });
   });
 });
 

@@ -3,6 +3,7 @@
  * repeats of a trace_id inside one batch, through a real worker, Redis and database.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { Writable } from "node:stream";
 import pino from "pino";
 import { encodeDataForm } from "../../src/contract/wire-format.ts";
 import { prettyLogDestination } from "../../src/observe/pretty-log-destination.ts";
@@ -26,8 +27,8 @@ afterAll(() => redis.disconnect());
 const FORGED = "evt\u001b[2J\r\nINFO  [CoursePayment] Course access granted successfully\u009b2J";
 /** What no printed line may hold: ESC, CR, the C1 CSI, a bidi override. */
 const RAW_CONTROL = new RegExp("[\\u001b\\r\\u009b\\u202e]");
-/** The pretty logger's own colours around the level, the only escapes it may print. */
-const LEVEL_COLOURS = new RegExp("\\u001b\\[(?:90|32|33|31|0)m", "g");
+/** The pretty logger's own colours (pino-pretty's, around level and message), the only escapes it may print. */
+const LEVEL_COLOURS = new RegExp("\\u001b\\[(?:3[0-9]|9[0-7]|4[0-7]|0|1|22)m", "g");
 
 describe("event data never reaches a terminal raw", () => {
   test("pretty logs, dlq list, status and enrollments print escapes and one line per record", async () => {
@@ -35,7 +36,15 @@ describe("event data never reaches a terminal raw", () => {
     const written: string[] = [];
     const logger = pino(
       { level: "info", base: undefined, formatters: { level: (label) => ({ level: label }) } },
-      prettyLogDestination({ write: (chunk: string) => written.push(chunk) } as never),
+      prettyLogDestination(
+        new Writable({
+          write(chunk, _encoding, done) {
+            written.push(String(chunk));
+            done();
+          },
+        }),
+        { colour: true },
+      ),
     );
     const worker = await startTestWorker(config, logger);
     try {

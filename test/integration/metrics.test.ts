@@ -124,6 +124,33 @@ describe("metrics after a known set of events", () => {
     }
   });
 
+  test("dead letters written are counted by reason", () => {
+    expect(samples(text, "coursepay_dead_letters_written_total")).toEqual([
+      'coursepay_dead_letters_written_total{reason="invalid_json"} 1',
+    ]);
+  });
+
+  test("the processing latency buckets start at 0.5 ms", () => {
+    const bounds = samples(text, "coursepay_event_processing_seconds_bucket").map(
+      (line) => /le="([^"]+)"/.exec(line)?.[1],
+    );
+    expect(bounds.slice(0, 3)).toEqual(["0.0005", "0.001", "0.0025"]);
+    expect(bounds.at(-1)).toBe("+Inf");
+  });
+
+  test("build info and the process metrics are there; the gauges promtool rejects are not", () => {
+    const [info] = samples(text, "coursepay_build_info");
+    expect(info).toMatch(/^coursepay_build_info\{version="[^"+]+",commit="[^"]+",bun="[^"]+"\} 1$/);
+    expect(info).toContain(`bun="${Bun.version}"`);
+    const rss = Number(samples(text, "process_resident_memory_bytes ")[0]?.split(" ")[1]);
+    expect(rss).toBeGreaterThan(1024 * 1024);
+    expect(samples(text, "process_cpu_seconds_total ")).toHaveLength(1);
+    expect(text).toContain("# TYPE nodejs_active_handles gauge");
+    expect(text).not.toContain("nodejs_active_handles_total");
+    expect(text).not.toContain("nodejs_active_requests_total");
+    expect(text).not.toContain("nodejs_active_resources_total");
+  });
+
   test("a dead letter written after the last batch shows at the next scrape", async () => {
     await redis.xadd(`${config.eventStream}.dlq`, "*", "reason", "conflict");
     const next = await (await fetch(new URL("/metrics", server.url))).text();
@@ -138,7 +165,8 @@ describe("WorkerMetrics", () => {
     const second = metricsFor(config, () => undefined);
     const [a, b] = await Promise.all([first.render(), second.render()]);
     expect(a.contentType).toStartWith("text/plain; version=0.0.4");
-    expect(a.body).toBe(b.body);
+    // The same coursepay_ figures; the process metrics (RSS, heap) move between the two reads.
+    expect(samples(a.body, "coursepay_")).toEqual(samples(b.body, "coursepay_"));
     expect(a.body).toContain("# TYPE coursepay_group_lag gauge");
     expect(samples(a.body, "coursepay_group_lag")).toEqual([]);
     // An `== 0` alert must fire while the worker cannot reach Redis or the database.

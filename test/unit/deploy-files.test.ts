@@ -5,9 +5,10 @@
  * what an operator copies from the page is what the tarball installs.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { DEPLOY_FILES } from "../../src/build/release.ts";
+import { tempDir } from "../support/fixtures.ts";
 
 const root = resolve(import.meta.dir, "..", "..");
 const docPath = join(root, "docs", "deployment.md");
@@ -79,4 +80,26 @@ describe("deploy/systemd/ and docs/deployment.md", () => {
     }
     expect(doc).toContain(`coursepay.env ${envFile}`);
   });
+
+  // The score systemd itself gives the units, read from the files (no systemd needed).
+  for (const unit of ["coursepay.service", "coursepay@.service"]) {
+    test(`systemd-analyze security scores ${unit} below 3, MemoryDenyWriteExecute off`, () => {
+      const analyze = Bun.which("systemd-analyze");
+      if (analyze === null) throw new Error("systemd-analyze not found: run .ci/setup");
+      // A template is analysed as one of its instances.
+      const file = join(tempDir("units"), unit.replace("@.", "@1."));
+      writeFileSync(file, readFileSync(join(systemdDir, unit)));
+      const run = Bun.spawnSync([analyze, "security", "--offline=yes", "--no-pager", file], {
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const output = run.stdout.toString();
+      const score = Number(/Overall exposure level for \S+: ([\d.]+)/.exec(output)?.[1]);
+      expect({ unit, score, below3: score < 3 }).toEqual({ unit, score, below3: true });
+      // The JIT needs writable executable memory: the unit must not forbid it.
+      expect(readFileSync(join(systemdDir, unit), "utf8")).not.toMatch(/^MemoryDenyWriteExecute=/m);
+      // The doc states the score the tool gives.
+      expect(doc).toContain(`scores it **${score.toFixed(1)} OK**`);
+    });
+  }
 });
