@@ -181,9 +181,27 @@ function nameCommandsInErrors(command: Command): void {
   for (const sub of command.commands) nameCommandsInErrors(sub);
 }
 
-/** No command means serve, also with serve's options: `coursepay --bad` is serve's error. */
-function withDefaultCommand(argv: readonly string[]): string[] {
+/**
+ * `help dlq replay` is `dlq replay --help`; a name that is not a command is parsed as one, so
+ * that it gets commander's "unknown command … (did you mean …?)" instead of the general help.
+ */
+function helpAsOption(program: Command, names: readonly string[]): string[] {
+  let command = program;
+  for (const [index, name] of names.entries()) {
+    const sub = command.commands.find((c) => c.name() === name);
+    if (sub === undefined) return names.slice(0, index + 1);
+    command = sub;
+  }
+  return [...names, "--help"];
+}
+
+/**
+ * argv as commander should see it: no command means serve, also with serve's options
+ * (`coursepay --bad` is serve's error), and `help <command…>` is `<command…> --help`.
+ */
+function normalizeArgv(program: Command, argv: readonly string[]): string[] {
   const first = argv[0];
+  if (first === "help" && argv.length > 1) return helpAsOption(program, argv.slice(1));
   const own = ["-h", "--help", "-v", "--version"];
   if (first === undefined || (first.startsWith("-") && !own.includes(first))) {
     return ["serve", ...argv];
@@ -202,7 +220,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   });
   nameCommandsInErrors(program);
   try {
-    await program.parseAsync(withDefaultCommand(argv), { from: "user" });
+    await program.parseAsync(normalizeArgv(program, argv), { from: "user" });
     return code;
   } catch (error) {
     if (!(error instanceof CommanderError)) throw error;

@@ -33,7 +33,7 @@ export function formatReport(settings: readonly SettingReport[]): string {
       const value =
         s.error !== undefined
           ? `INVALID: ${escapeForTerminal(s.error)}`
-          : s.value === undefined
+          : s.value === null
             ? "(unset)"
             : `${escapeForTerminal(s.value)}${s.source === "default" ? "  (default)" : ""}`;
       return [

@@ -12,8 +12,8 @@ import { defaultMarkdown } from "./settings-doc.ts";
 
 export interface SettingReport {
   variable: SettingName;
-  /** The value in force, redacted; undefined when unset without a default. */
-  value: string | undefined;
+  /** The value in force, redacted; null when unset without a default, or invalid. */
+  value: string | null;
   source: "environment" | "default" | "unset";
   /** The default in words (`—` for none). */
   default: string;
@@ -40,11 +40,11 @@ export function reportSettings(env: Record<string, string | undefined>): {
     const set = Object.hasOwn(input, variable);
     const issue = issues.find((i) => i.variable === variable);
     const parsed = v.safeParse(entry.schema, input[variable]);
-    const value = parsed.success ? shownValue(entry, parsed.output) : undefined;
+    const value = (parsed.success ? shownValue(entry, parsed.output) : undefined) ?? null;
     return {
       variable,
-      value: issue === undefined ? value : undefined,
-      source: set ? "environment" : value === undefined ? "unset" : "default",
+      value: issue === undefined ? value : null,
+      source: set ? "environment" : value === null ? "unset" : "default",
       default: defaultMarkdown(variable).replaceAll("`", ""),
       accepts: entry.accepts,
       ...(issue === undefined ? {} : { error: issue.message }),
@@ -74,5 +74,5 @@ function plural(count: number, noun: string): string {
 export function settingsInForce(
   env: Record<string, string | undefined>,
 ): Record<string, string | null> {
-  return Object.fromEntries(reportSettings(env).settings.map((s) => [s.variable, s.value ?? null]));
+  return Object.fromEntries(reportSettings(env).settings.map((s) => [s.variable, s.value]));
 }
