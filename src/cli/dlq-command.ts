@@ -11,10 +11,10 @@ the dead-letter stream, nothing is done.`;
 const EXIT_CODES =
   "Exit codes: 0 done, 1 Redis unreachable or a replay failed, 2 bad usage or unknown ids.";
 
-export function defineDlq(program: Command, finish: Finish): void {
-  const dlq = program
-    .command("dlq")
-    .summary("inspect, replay or delete the dead letters in <EVENT_STREAM>.dlq")
+export const DLQ_SUMMARY = "inspect, replay or delete the dead letters in <EVENT_STREAM>.dlq";
+
+export function defineDlq(dlq: Command, finish: Finish): void {
+  dlq
     .description(
       `Inspects, replays or deletes the dead letters in <EVENT_STREAM>.dlq on REDIS_URL: \`coursepay
 dlq <command> --help\` for one command.`,

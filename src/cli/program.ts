@@ -5,8 +5,16 @@
  */
 import { Command, CommanderError } from "commander";
 import { formatBuildInfo } from "../version.ts";
-import { defineDlq } from "./dlq-command.ts";
-import { defineSimulate } from "./simulate-command.ts";
+import {
+  defineConfig,
+  defineEnrollments,
+  defineMigrate,
+  defineServe,
+  defineStatus,
+  defineVersion,
+} from "./basic-commands.ts";
+import { DLQ_SUMMARY, defineDlq } from "./dlq-command.ts";
+import { defineSimulate, SIMULATE_SUMMARY } from "./simulate-command.ts";
 import { EXIT_OK, EXIT_USAGE } from "./usage-error.ts";
 
 /** Sets the exit code of the command that ran. */
@@ -15,7 +23,53 @@ export type Finish = (code: number) => void;
 const EXIT_CODES = `Exit codes: 0 done, 1 runtime failure (Redis or the database unreachable, …), 2 bad usage or
 bad configuration.`;
 
-function defineProgram(finish: Finish): Command {
+/**
+ * Every top-level command: its name and one line for the general help, and what defines the
+ * rest (help, options, subcommands, action). Only the command that runs is defined in full:
+ * commander's set-up costs ~0.1 ms a command in a cold binary, which `--version` should not pay
+ * for every option of every command.
+ */
+const COMMANDS: readonly {
+  name: string;
+  summary: string;
+  define: (command: Command, finish: Finish) => void;
+}[] = [
+  {
+    name: "serve",
+    summary: "run the worker (the default when no command is given)",
+    define: defineServe,
+  },
+  {
+    name: "migrate",
+    summary: "apply the embedded database migrations and exit",
+    define: defineMigrate,
+  },
+  { name: "simulate", summary: SIMULATE_SUMMARY, define: defineSimulate },
+  { name: "dlq", summary: DLQ_SUMMARY, define: defineDlq },
+  {
+    name: "status",
+    summary: "stream length, group lag and pending, dead letters, database counts",
+    define: defineStatus,
+  },
+  {
+    name: "enrollments",
+    summary: "a learner's enrollments, the payment that granted each, and its record",
+    define: defineEnrollments,
+  },
+  {
+    name: "config",
+    summary: "every setting: the value in force, the default and what it accepts",
+    define: defineConfig,
+  },
+  {
+    name: "version",
+    summary: "print the version, commit, build date, Bun version and target",
+    define: defineVersion,
+  },
+];
+
+/** The program, with `fullyDefined` (the command argv names, if any) defined in full. */
+function defineProgram(finish: Finish, fullyDefined: string | undefined): Command {
   const program = new Command("coursepay")
     .description("PayCore payment events on a Redis Stream → course access in libSQL.")
     .usage("[command] [options]")
@@ -39,110 +93,10 @@ in force, its default and what it accepts.
 ${EXIT_CODES}`,
     );
 
-  program
-    .command("serve")
-    .summary("run the worker (the default when no command is given)")
-    .description(
-      `Runs the worker: applies migrations (MIGRATE_ON_START), then consumes PayCore events from
-EVENT_STREAM through CONSUMER_GROUP and grants course access, until SIGINT or SIGTERM. It logs
-its version and its settings (secrets redacted) at start. With ENABLE_SIMULATOR=true it also
-publishes a simulated payment every SIMULATOR_INTERVAL_MS.`,
-    )
-    .addHelpText(
-      "after",
-      `
-Configuration comes from the environment: \`coursepay config\` lists it.
-
-Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage, bad configuration or unsupported Redis,
-130 a second signal during shutdown.`,
-    )
-    .action(async () => finish(await (await import("./serve.ts")).serveCommand()));
-
-  program
-    .command("migrate")
-    .summary("apply the embedded database migrations and exit")
-    .description(
-      `Applies the migrations embedded in this binary to DATABASE_URL. Running it again is a no-op.
-A local database file's folder is created when it is missing (serve refuses to start then).`,
-    )
-    .action(async () => finish(await (await import("./migrate.ts")).migrateCommand()));
-
-  defineSimulate(program, finish);
-  defineDlq(program, finish);
-
-  program
-    .command("status")
-    .usage("[--json]")
-    .summary("stream length, group lag and pending, dead letters, database counts")
-    .description(
-      `Shows, for EVENT_STREAM on REDIS_URL and the database at DATABASE_URL:
-  stream     its length and the dead letters in <EVENT_STREAM>.dlq
-  groups     each consumer group: lag (entries not yet delivered), pending (delivered, not yet
-             ACKed), the idle time of the oldest pending entry, and each consumer with its
-             pending count and idle time; * marks CONSUMER_GROUP
-  database   enrollments (active, revoked), processed events and the last processed event
-  worker     with HTTP_PORT set, this host's worker: seconds since its last read and its last
-             commit, failed commits and readiness, from its /metrics and /readyz
-A table on a terminal; with --json one JSON object (times in milliseconds).`,
-    )
-    .option("--json", "print one JSON object")
-    .addHelpText(
-      "after",
-      `
-Exit codes: 0 shown, 1 CONSUMER_GROUP missing or Redis/the database unreachable (one line on
-stderr says which), 2 bad usage, bad configuration or Redis older than 7.0.`,
-    )
-    .action(async (options) => finish(await (await import("./status.ts")).statusCommand(options)));
-
-  program
-    .command("enrollments")
-    .usage("--tenant T [--user U] [--course C] [--limit N] [--json]")
-    .summary("a learner's enrollments, the payment that granted each, and its record")
-    .description(
-      `Answers "did this customer get their course?" from DATABASE_URL: the enrollments of tenant T
-(narrowed to user U and/or course C), the newest N, newest last, each with its status (active,
-or revoked by a refund or chargeback), language, when it was granted (ISO 8601, UTC), the
-trace_id of the payment it rests on (the one that granted it, or once revoked the last one
-reversed) and whether processed_events records that payment (PROCESSED yes/no); then the
-payments of those courses, each with its state (succeeded, refunded, charged_back), when it was
-paid, and the refund or chargeback that reversed it. No match is not an error: it says so.
-It only reads; it never migrates or writes.`,
-    )
-    .option("--tenant <T>", "the tenant (required)")
-    .option("--user <U>", "only this user")
-    .option("--course <C>", "only this course")
-    .option("--limit <N>", "the newest N enrollments, 1 to 10000 (default 100)")
-    .option("--json", "a JSON array with every field")
-    .addHelpText(
-      "after",
-      `
-Exit codes: 0 done (with or without matches), 1 database missing or unreadable, 2 bad usage.`,
-    )
-    .action(async (options) =>
-      finish(await (await import("./enrollments.ts")).enrollmentsCommand(options)),
-    );
-
-  program
-    .command("config")
-    .usage("[--json]")
-    .summary("every setting: the value in force, the default and what it accepts")
-    .description(
-      `Lists every environment variable coursepay reads: the value in force (secrets and passwords
-in URLs redacted) and where it comes from, the default, and what it accepts. Values that would
-stop start-up are marked, and listed at the end as serve would report them.`,
-    )
-    .option("--json", "one JSON array")
-    .addHelpText("after", "\nExit codes: 0 every value is valid, 2 some value would stop start-up.")
-    .action(async (options) => finish((await import("./show-config.ts")).showConfig(options)));
-
-  program
-    .command("version")
-    .description("print the version, commit, build date, Bun version and target")
-    .action(() => {
-      console.log(formatBuildInfo());
-      finish(EXIT_OK);
-    });
-
+  for (const spec of COMMANDS) {
+    const command = program.command(spec.name).summary(spec.summary);
+    if (spec.name === fullyDefined) spec.define(command, finish);
+  }
   return program;
 }
 
@@ -185,7 +139,9 @@ function nameCommandsInErrors(command: Command): void {
  * `help dlq replay` is `dlq replay --help`; a name that is not a command is parsed as one, so
  * that it gets commander's "unknown command … (did you mean …?)" instead of the general help.
  */
-function helpAsOption(program: Command, names: readonly string[]): string[] {
+function helpAsOption(program: Command, args: readonly string[]): string[] {
+  if (args[0] !== "help" || args.length === 1) return [...args];
+  const names = args.slice(1);
   let command = program;
   for (const [index, name] of names.entries()) {
     const sub = command.commands.find((c) => c.name() === name);
@@ -195,13 +151,9 @@ function helpAsOption(program: Command, names: readonly string[]): string[] {
   return [...names, "--help"];
 }
 
-/**
- * argv as commander should see it: no command means serve, also with serve's options
- * (`coursepay --bad` is serve's error), and `help <command…>` is `<command…> --help`.
- */
-function normalizeArgv(program: Command, argv: readonly string[]): string[] {
+/** No command means serve, also with serve's options: `coursepay --bad` is serve's error. */
+function withDefaultCommand(argv: readonly string[]): string[] {
   const first = argv[0];
-  if (first === "help" && argv.length > 1) return helpAsOption(program, argv.slice(1));
   const own = ["-h", "--help", "-v", "--version"];
   if (first === undefined || (first.startsWith("-") && !own.includes(first))) {
     return ["serve", ...argv];
@@ -215,12 +167,16 @@ function normalizeArgv(program: Command, argv: readonly string[]): string[] {
  */
 export async function runCli(argv: readonly string[]): Promise<number> {
   let code = EXIT_OK;
-  const program = defineProgram((result) => {
-    code = result;
-  });
+  const args = withDefaultCommand(argv);
+  const program = defineProgram(
+    (result) => {
+      code = result;
+    },
+    args[0] === "help" ? args[1] : args[0],
+  );
   nameCommandsInErrors(program);
   try {
-    await program.parseAsync(normalizeArgv(program, argv), { from: "user" });
+    await program.parseAsync(helpAsOption(program, args), { from: "user" });
     return code;
   } catch (error) {
     if (!(error instanceof CommanderError)) throw error;

@@ -12,13 +12,12 @@ trace_id. It never writes the database. Refused when APP_ENV=production.`;
 const REVERSAL = `A full reversal of the payment whose trace_id is P, which takes back the course that payment
 bought. T, U and C must be the payment's.`;
 
-export function defineSimulate(program: Command, finish: Finish): void {
-  const simulate = program
-    .command("simulate")
-    .summary("publish simulated PayCore events")
-    .description(
-      "Publishes simulated PayCore events: `coursepay simulate <command> --help` for one command.",
-    );
+export const SIMULATE_SUMMARY = "publish simulated PayCore events";
+
+export function defineSimulate(simulate: Command, finish: Finish): void {
+  simulate.description(
+    "Publishes simulated PayCore events: `coursepay simulate <command> --help` for one command.",
+  );
   const one = async (kind: string, options: object) =>
     finish(await (await import("./simulate.ts")).simulateCommand(kind, options));
 
