@@ -8,7 +8,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomUUID } from "node:crypto";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import Redis from "ioredis";
@@ -233,6 +233,30 @@ describe("compiled binary, alone in an empty folder", () => {
     expect(lines[0]).toContain(`coursepay unpacks it into TMPDIR ("${tmp}")`);
     expect(lines[0]).toContain("e.g. TMPDIR=/var/tmp");
     expect(existsSync(join(dir, "e2e.db"))).toBe(false);
+  });
+
+  // Needs root and mount(8), as the disk-full test does (README: the tests run as root).
+  test("a noexec TMPDIR: the same one line, quoting the loader's error", () => {
+    const dir = isolatedCopy();
+    const tmp = join(dir, "noexec");
+    mkdirSync(tmp);
+    const mount = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=64m,noexec", "tmpfs", tmp]);
+    expect({ mount: mount.exitCode, stderr: mount.stderr.toString() }).toEqual({
+      mount: 0,
+      stderr: "",
+    });
+    try {
+      const env = workerEnv(dir, { TMPDIR: tmp });
+      const result = run(dir, ["migrate"], env);
+      expect(result).toMatchObject({ exitCode: 2, stdout: "" });
+      expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
+      expect(result.stderr).toContain("failed to map segment from shared object");
+      expect(result.stderr).toContain(`coursepay unpacks it into TMPDIR ("${tmp}")`);
+      expect(result.stderr).toContain("not mounted noexec");
+      expect(run(dir, ["--version"], env)).toMatchObject({ exitCode: 0, stderr: "" });
+    } finally {
+      if (!Bun.spawnSync(["umount", tmp]).success) Bun.spawnSync(["umount", "-l", tmp]);
+    }
   });
 
   test("migrate exits 0 and creates both tables at DATABASE_URL", () => {
