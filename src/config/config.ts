@@ -14,6 +14,7 @@ import {
   RETRY_BASE_MAX,
   SETTING_NAMES,
   SETTINGS,
+  type Setting,
   SHUTDOWN_TIMEOUT,
   setting,
 } from "./settings.ts";
@@ -25,80 +26,42 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LogFormat = (typeof LOG_FORMATS)[number];
 export type AppEnv = (typeof APP_ENVS)[number];
 
-export interface Config {
-  /** REDIS_URL, default `redis://127.0.0.1:6379`; `redis:` or `rediss:`. */
-  readonly redisUrl: string;
-  /**
-   * REDIS_TIMEOUT_MS, default 5000 (100..600000): a command unanswered this long (a blocking
-   * read: BLOCK_MS plus this) means the connection is dead; it is dropped and reopened.
-   */
-  readonly redisTimeoutMs: number;
-  /** DATABASE_URL, default `file:data/coursepay.db`; a relative file becomes `file:/abs/path`. */
-  readonly databaseUrl: string;
-  /** Absolute path of the database file; undefined for remote and in-memory databases. */
-  readonly databaseFilePath: string | undefined;
-  /** DATABASE_AUTH_TOKEN (secret). */
-  readonly databaseAuthToken: string | undefined;
-  /**
-   * DATABASE_BUSY_TIMEOUT_MS, default 5000: how long a writer waits for the write lock; below
-   * CLAIM_IDLE_MS/3 and below SHUTDOWN_TIMEOUT_MS (the local driver waits synchronously).
-   */
-  readonly databaseBusyTimeoutMs: number;
-  /** EVENT_STREAM, default `brain.events.paycore`. */
-  readonly eventStream: string;
-  /** CONSUMER_GROUP, default `course_factory`. */
-  readonly consumerGroup: string;
-  /** CONSUMER_NAME, default the host name. */
-  readonly consumerName: string;
-  /**
-   * GROUP_START_ID, default `0`: where a missing group starts: `0`, `$` or a stream id `<ms>` or
-   * `<ms>-<seq>` (decimal, each part below 2^64).
-   */
-  readonly groupStartId: string;
-  /** ENABLE_EVENT_CONSUMER, default true. */
-  readonly enableEventConsumer: boolean;
-  /** MIGRATE_ON_START, default true. */
-  readonly migrateOnStart: boolean;
-  /** BATCH_SIZE, default 500 (1..10000). */
-  readonly batchSize: number;
-  /** BLOCK_MS, default 2000 (1..60000; 0 would block forever). */
-  readonly blockMs: number;
-  /** LOG_LEVEL, default `info`. */
-  readonly logLevel: LogLevel;
-  /** LOG_FORMAT, default `auto` (pretty on a terminal, JSON otherwise). */
-  readonly logFormat: LogFormat;
-  /** MAX_EVENT_BYTES, default 65536 (256..16777216). */
-  readonly maxEventBytes: number;
-  /** MAX_DELIVERIES, default 5 (1..1000). */
-  readonly maxDeliveries: number;
-  /** CLAIM_IDLE_MS, default 60000 (1000..86400000). */
-  readonly claimIdleMs: number;
-  /** TRIM_STREAM, default false: periodically trim entries every group has acknowledged. */
-  readonly trimStream: boolean;
-  /** STREAM_RETENTION_MS, default 604800000 (7 days; 60000..31536000000): keep entries this new. */
-  readonly streamRetentionMs: number;
-  /** RETRY_BASE_MS, default 100 (1..60000). */
-  readonly retryBaseMs: number;
-  /** RETRY_MAX_MS, default 30000 (1..3600000, at least RETRY_BASE_MS). */
-  readonly retryMaxMs: number;
-  /** SHUTDOWN_TIMEOUT_MS, default 10000 (100..600000). */
-  readonly shutdownTimeoutMs: number;
-  /** APP_ENV, default `development`. */
-  readonly appEnv: AppEnv;
-  /** ENABLE_SIMULATOR, default false. */
-  readonly enableSimulator: boolean;
-  /** SIMULATOR_INTERVAL_MS, default 1000 (10..3600000). */
-  readonly simulatorIntervalMs: number;
-  /**
-   * PAYCORE_SIGNING_SECRET (secret): comma-separated, each item trimmed, `\,` `\\` `\ ` escapes
-   * (see signing-secrets.ts); default none. Set, it always yields at least one secret.
-   */
-  readonly signingSecrets: readonly string[];
-  /** HTTP_PORT (0..65535); no HTTP server when unset. */
-  readonly httpPort: number | undefined;
-  /** HTTP_HOST, default `127.0.0.1`. */
-  readonly httpHost: string;
+/** `BATCH_SIZE` → `batchSize`: a setting's field in Config, unless its entry has toConfig. */
+type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}`
+  ? `${Lowercase<Head>}${Capitalize<CamelCase<Tail>>}`
+  : Lowercase<S>;
+
+export function configKey(variable: string): string {
+  return variable.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
+
+type Settings = typeof SETTINGS;
+
+type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (
+  i: infer I,
+) => void
+  ? I
+  : never;
+
+/** One field per setting, named after it, with its parsed type. */
+type PlainFields = {
+  readonly [K in keyof Settings as Settings[K] extends { toConfig: unknown }
+    ? never
+    : CamelCase<K>]: v.InferOutput<Settings[K]["schema"]>;
+};
+
+/** The fields of the settings whose entry maps them itself (DATABASE_URL, …). */
+type MappedFields = UnionToIntersection<
+  {
+    [K in keyof Settings]: Settings[K] extends { toConfig: (value: never) => infer R } ? R : never;
+  }[keyof Settings]
+>;
+
+/**
+ * The configuration, derived from the settings table: `REDIS_URL` is `redisUrl`, … (see
+ * settings.ts for what each accepts and its default).
+ */
+export type Config = Readonly<PlainFields & MappedFields>;
 
 export interface ConfigIssue {
   variable: string;
@@ -211,39 +174,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const input = settingInputs(env);
   const result = v.safeParse(EnvSchema, input);
   if (!result.success) throw new ConfigError(toConfigIssues(result.issues, input));
-  const e = result.output;
-  return Object.freeze({
-    redisUrl: e.REDIS_URL,
-    redisTimeoutMs: e.REDIS_TIMEOUT_MS,
-    databaseUrl: e.DATABASE_URL.url,
-    databaseFilePath: e.DATABASE_URL.filePath,
-    databaseAuthToken: e.DATABASE_AUTH_TOKEN,
-    databaseBusyTimeoutMs: e.DATABASE_BUSY_TIMEOUT_MS,
-    eventStream: e.EVENT_STREAM,
-    consumerGroup: e.CONSUMER_GROUP,
-    consumerName: e.CONSUMER_NAME,
-    groupStartId: e.GROUP_START_ID,
-    enableEventConsumer: e.ENABLE_EVENT_CONSUMER,
-    migrateOnStart: e.MIGRATE_ON_START,
-    batchSize: e.BATCH_SIZE,
-    blockMs: e.BLOCK_MS,
-    logLevel: e.LOG_LEVEL,
-    logFormat: e.LOG_FORMAT,
-    maxEventBytes: e.MAX_EVENT_BYTES,
-    maxDeliveries: e.MAX_DELIVERIES,
-    claimIdleMs: e.CLAIM_IDLE_MS,
-    trimStream: e.TRIM_STREAM,
-    streamRetentionMs: e.STREAM_RETENTION_MS,
-    retryBaseMs: e.RETRY_BASE_MS,
-    retryMaxMs: e.RETRY_MAX_MS,
-    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
-    appEnv: e.APP_ENV,
-    enableSimulator: e.ENABLE_SIMULATOR,
-    simulatorIntervalMs: e.SIMULATOR_INTERVAL_MS,
-    signingSecrets: Object.freeze(e.PAYCORE_SIGNING_SECRET ?? []),
-    httpPort: e.HTTP_PORT,
-    httpHost: e.HTTP_HOST,
-  });
+  const parsed = result.output as Record<string, unknown>;
+  const config: Record<string, unknown> = {};
+  for (const variable of SETTING_NAMES) {
+    const entry: Setting = SETTINGS[variable];
+    const value = parsed[variable];
+    Object.assign(
+      config,
+      entry.toConfig ? entry.toConfig(value as never) : { [configKey(variable)]: value },
+    );
+  }
+  return Object.freeze(config) as Config;
 }
 
 /** One issue per variable (the first rule it broke), in the order the variables are listed. */

@@ -2,14 +2,15 @@
  * The one table of settings: every environment variable coursepay reads, with its schema and
  * default (what loadConfig parses), how its value may be shown, and what it accepts in words.
  * loadConfig, its error messages, the typo warnings, `coursepay config`, serve's start-up log
- * and the README's configuration table all come from here: adding a setting is adding one
- * entry (and the Config field it feeds, in config.ts).
+ * and the README's configuration table all come from here, and so does the Config type (config.ts):
+ * adding a setting is adding one entry.
  */
 import os from "node:os";
 import * as v from "valibot";
 import {
   anyString,
   boolean,
+  type Database,
   databaseUrl,
   groupStartId,
   integer,
@@ -42,6 +43,11 @@ export interface Setting {
   readonly defaultText?: string;
   /** Taken as it is, not trimmed, and set even when blank. */
   readonly untrimmed?: true;
+  /**
+   * The Config fields of the parsed value, when not the one field named after the variable
+   * (`BATCH_SIZE` → `batchSize`).
+   */
+  readonly toConfig?: (value: never) => object;
 }
 
 export const RETRY_BASE_MAX = 60_000;
@@ -65,6 +71,12 @@ export const SETTINGS = {
   DATABASE_URL: {
     schema: v.optional(databaseUrl(), DEFAULT_DATABASE_URL),
     exposure: "url",
+    // A relative file becomes `file:/abs/path`; databaseFilePath is undefined for remote and
+    // in-memory databases.
+    toConfig: (database: Database) => ({
+      databaseUrl: database.url,
+      databaseFilePath: database.filePath,
+    }),
     accepts:
       '`file:` (relative paths resolve against the working directory; the resolved path is logged), `libsql://`, `http(s)://`, `ws(s)://` for Turso/sqld, `:memory:`. A path without a scheme is refused with a suggestion (`/var/lib/x.db`: "did you mean file:/var/lib/x.db?"). The folder of a file must exist: `serve` refuses to start otherwise (exit 2, naming the folder and the file), so a mistyped path never becomes an empty new database; `coursepay migrate` creates it (and logs `Created the database folder`), and so does `serve` for the default `data/` when `DATABASE_URL` is unset',
   },
@@ -178,6 +190,10 @@ export const SETTINGS = {
     schema: v.optional(signingSecrets()),
     exposure: "secret",
     untrimmed: true,
+    // Set, it always yields at least one secret (signing-secrets.ts); unset, none.
+    toConfig: (secrets: string[] | undefined): { signingSecrets: readonly string[] } => ({
+      signingSecrets: Object.freeze(secrets ?? []),
+    }),
     accepts:
       "comma-separated secrets, each trimmed; `\\,` is a comma, `\\\\` a backslash, `\\ ` a kept space. When set, every entry must be signed; set but with no usable secret (blank, an empty item, a lone backslash) it stops start-up, naming the item, never the value (see Signed events)",
   },

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { CONFIG_VARIABLES, loadConfig } from "../../src/config/config.ts";
+import { CONFIG_VARIABLES, configKey, loadConfig } from "../../src/config/config.ts";
 import { SETTING_NAMES } from "../../src/config/settings.ts";
 import {
   BEGIN_MARKER,
@@ -46,5 +46,20 @@ describe("the README's configuration table", () => {
 
   test("missing markers are an error, not a silent no-op", () => {
     expect(() => spliceSettingsTable("# README\n")).toThrow(END_MARKER);
+  });
+});
+
+describe("Config, derived from the settings table", () => {
+  test("has one field per setting named after it, or the fields its entry maps it to", () => {
+    const config = loadConfig({ HTTP_PORT: "8080" });
+    const mapped = ["DATABASE_URL", "PAYCORE_SIGNING_SECRET"];
+    const named = SETTING_NAMES.filter((variable) => !mapped.includes(variable)).map(configKey);
+    expect(Object.keys(config).sort()).toEqual(
+      [...named, "databaseUrl", "databaseFilePath", "signingSecrets"].sort(),
+    );
+    expect(configKey("MAX_EVENT_BYTES")).toBe("maxEventBytes");
+    expect(config.httpPort).toBe(8080);
+    expect(config.signingSecrets).toEqual([]);
+    expect(Object.isFrozen(config)).toBe(true);
   });
 });
