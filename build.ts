@@ -54,6 +54,16 @@ const outfile = args.outfile ?? TARGETS[targetName].outfile;
 const git = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { stderr: "ignore" });
 const commit = git.success ? git.stdout.toString().trim() : "";
 const version = commit ? `${pkg.version}+${commit}` : pkg.version;
+// Uncommitted changes (untracked files included) make the commit an incomplete description.
+const status = commit
+  ? Bun.spawnSync(["git", "status", "--porcelain"], { stderr: "ignore" })
+  : undefined;
+const dirty = status?.success === true && status.stdout.toString().trim() !== "";
+// SOURCE_DATE_EPOCH (reproducible builds) fixes the date; otherwise now.
+const epoch = Number(process.env.SOURCE_DATE_EPOCH);
+const builtAt = new Date(Number.isFinite(epoch) && epoch > 0 ? epoch * 1000 : Date.now())
+  .toISOString()
+  .replace(/\.\d{3}Z$/, "Z");
 
 const started = performance.now();
 // The host's libsql addon comes from node_modules; another platform's is fetched and checked
@@ -76,8 +86,10 @@ const result = await Bun.build({
     autoloadDotenv: false,
     autoloadBunfig: false,
   },
-  // Read in the app as `process.env.COURSEPAY_VERSION` (undefined under `bun src/main.ts`).
-  define: { "process.env.COURSEPAY_VERSION": JSON.stringify(version) },
+  // src/version.ts reads it as `COURSEPAY_BUILD` (undefined under `bun src/main.ts`).
+  define: {
+    COURSEPAY_BUILD: JSON.stringify({ version, commit, dirty, builtAt, target }),
+  },
   // No identifier mangling: it would turn function names in stack traces into `e`, `t`, …
   // for a saving that is nothing next to the ~110 MB runtime.
   minify: { whitespace: true, syntax: true, identifiers: false },
@@ -103,4 +115,5 @@ if (!result.success) {
 const mib = (statSync(outfile).size / 1024 / 1024).toFixed(1);
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
 const driver = `${native.name}@${native.version}, ${native.source}`;
-console.log(`${outfile} ${version} (${target}, ${driver}): ${mib} MiB in ${seconds} s`);
+const state = dirty ? ", dirty" : "";
+console.log(`${outfile} ${version} (${target}${state}, ${driver}): ${mib} MiB in ${seconds} s`);

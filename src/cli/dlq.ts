@@ -1,5 +1,5 @@
-import { parseArgs } from "node:util";
 import { loadConfig } from "../config/config.ts";
+import { DEAD_LETTER_REASONS, type DeadLetterReason } from "../contract/decode.ts";
 import { escapeForTerminal } from "../observe/terminal-text.ts";
 import {
   DeadLetterStore,
@@ -10,74 +10,30 @@ import {
 } from "../stream/dead-letter-store.ts";
 import { withCommandRedis } from "./command-connections.ts";
 import { textTable } from "./text-table.ts";
-import { UsageError } from "./usage-error.ts";
-
-export const DLQ_HELP = `Usage: coursepay dlq list [--limit N] [--json]
-       coursepay dlq replay <id>… | --all
-       coursepay dlq purge <id>… | --all
-
-Works on the dead-letter stream <EVENT_STREAM>.dlq on REDIS_URL.
-
-  list     the newest N dead letters (default 50, at most 10000), oldest first so the newest is
-           last, as a table followed by the total count; with --json a JSON array of every field
-           ("original" parsed back into its field/value array)
-  replay   puts each dead letter's original field/value pairs back on EVENT_STREAM unchanged
-           (XADD) and deletes the dead letter once that XADD succeeded, oldest first; --all does
-           it for every dead letter present when it starts. Replaying an event that was applied
-           already is harmless (the worker skips its trace_id). Stops at the first failure: that
-           dead letter and the ones after it stay.
-  purge    deletes the given dead letters, or with --all every one present when it starts
-           (dead letters written meanwhile are kept)
-
-<id> is a dead-letter entry id as list shows it (<ms>-<seq>). When any id is not in the
-dead-letter stream, nothing is replayed or purged.
-Exit codes: 0 done, 1 Redis unreachable or a replay failed, 2 bad usage or unknown ids.`;
+import { EXIT_FAILURE, UsageError } from "./usage-error.ts";
 
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 10_000;
 const DETAIL_WIDTH = 60;
 
-export async function dlqCommand(args: string[]): Promise<number> {
-  const [subcommand, ...rest] = args;
-  if (
-    subcommand === "--help" ||
-    subcommand === "-h" ||
-    rest.includes("--help") ||
-    rest.includes("-h")
-  ) {
-    console.log(DLQ_HELP);
-    return 0;
-  }
-  switch (subcommand) {
-    case "list":
-      return listCommand(rest);
-    case "replay":
-      return replayCommand(rest);
-    case "purge":
-      return purgeCommand(rest);
-    case undefined:
-      throw new UsageError("dlq: missing subcommand: list, replay or purge (see --help)");
-    default:
-      throw new UsageError(
-        `dlq: unknown subcommand "${subcommand}"; expected list, replay or purge (see --help)`,
-      );
-  }
+export interface ListOptions {
+  limit?: string | undefined;
+  json?: boolean | undefined;
 }
 
-async function listCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      limit: { type: "string" },
-      json: { type: "boolean", default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  const limit = parseLimit(values.limit);
+export interface TargetOptions {
+  all?: boolean | undefined;
+  /** replay only: every dead letter of this reason. */
+  reason?: string | undefined;
+  /** purge only: no confirmation asked. */
+  yes?: boolean | undefined;
+}
+
+export async function dlqList(options: ListOptions): Promise<number> {
+  const limit = parseLimit(options.limit);
   return withStore(async (store) => {
     const letters = await store.list(limit);
-    if (values.json) {
+    if (options.json) {
       console.log(JSON.stringify(letters.map(toJson), null, 2));
       return 0;
     }
@@ -95,27 +51,57 @@ async function listCommand(args: string[]): Promise<number> {
   });
 }
 
-async function replayCommand(args: string[]): Promise<number> {
-  const target = parseTarget("replay", args);
+export async function dlqShow(
+  id: string,
+  options: { json?: boolean | undefined },
+): Promise<number> {
+  if (!ENTRY_ID.test(id)) {
+    throw new UsageError(`dlq show: not a stream entry id (<ms>-<seq>): ${escapeForTerminal(id)}`);
+  }
+  return withStore(async (store) => {
+    const { found } = await store.get([id]);
+    const letter = found[0];
+    if (letter === undefined) {
+      throw new UsageError(`dlq show: not in ${store.deadLetterStream}: ${id}`);
+    }
+    console.log(options.json ? JSON.stringify(toJson(letter), null, 2) : formatLetter(letter));
+    return 0;
+  });
+}
+
+export async function dlqReplay(ids: string[], options: TargetOptions): Promise<number> {
+  const target = parseTarget("replay", ids, options);
+  const reason = options.reason === undefined ? undefined : parseReason(options.reason);
   return withStore(async (store) => {
     const print = (r: Replayed) => {
       const as = r.newId === undefined ? "(already replayed: a reply was lost)" : `as ${r.newId}`;
       const traceId = r.traceId ? ` (trace_id ${escapeForTerminal(r.traceId)})` : "";
       console.log(`replayed ${r.id} ${as}${traceId}`);
     };
+    const only = reason === undefined ? undefined : (l: StoredDeadLetter) => l.reason === reason;
     const result =
-      target === "all" ? await store.replayAll(print) : await store.replay(target, print);
+      target === "all" ? await store.replayAll(print, only) : await store.replay(target, print);
     rejectMissing("replay", store.deadLetterStream, result.missing, "replayed");
-    console.log(`Replayed ${plural(result.replayed.length)} to ${store.stream}.`);
+    const which = reason === undefined ? "" : ` of reason ${reason}`;
+    console.log(`Replayed ${plural(result.replayed.length)}${which} to ${store.stream}.`);
     if (result.failed !== undefined) throw replayFailure(store.deadLetterStream, result);
     return 0;
   });
 }
 
-async function purgeCommand(args: string[]): Promise<number> {
-  const target = parseTarget("purge", args);
+export async function dlqPurge(ids: string[], options: TargetOptions): Promise<number> {
+  const target = parseTarget("purge", ids, options);
   return withStore(async (store) => {
     if (target === "all") {
+      const count = await store.count();
+      if (count === 0) {
+        console.log(`No dead letters in ${store.deadLetterStream}.`);
+        return 0;
+      }
+      if (!options.yes && !confirmPurgeAll(store.deadLetterStream, count)) {
+        console.log("Nothing was purged.");
+        return EXIT_FAILURE;
+      }
       console.log(`Removed ${plural(await store.purgeAll())} from ${store.deadLetterStream}.`);
       return 0;
     }
@@ -124,6 +110,20 @@ async function purgeCommand(args: string[]): Promise<number> {
     console.log(`Removed ${plural(result.removed)} from ${store.deadLetterStream}.`);
     return 0;
   });
+}
+
+/**
+ * Deleting every dead letter cannot be undone: on a terminal it asks, elsewhere (a script, a
+ * pipe) it refuses unless --yes says so.
+ */
+function confirmPurgeAll(stream: string, count: number): boolean {
+  if (!process.stdin.isTTY) {
+    throw new UsageError(
+      `dlq purge --all would delete ${plural(count)} from ${stream}: add --yes to confirm (stdin is not a terminal, so it cannot ask)`,
+    );
+  }
+  // Bun's confirm(): prints the question with " [y/N] " and reads one line from stdin.
+  return confirm(`Delete all ${plural(count)} in ${stream}? This cannot be undone.`);
 }
 
 // --- arguments --------------------------------------------------------------------------------
@@ -139,19 +139,20 @@ function parseLimit(text: string | undefined): number {
   return limit;
 }
 
-/** The ids given, or "all" for --all; exactly one of the two. */
-function parseTarget(subcommand: string, args: string[]): string[] | "all" {
-  const { values, positionals } = parseArgs({
-    args,
-    options: { all: { type: "boolean", default: false } },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (values.all && positionals.length > 0) {
-    throw new UsageError(`dlq ${subcommand}: give dead-letter ids or --all, not both`);
+/** The ids given, or "all" for --all (or --reason); exactly one of the two. */
+function parseTarget(
+  subcommand: string,
+  positionals: string[],
+  options: TargetOptions,
+): string[] | "all" {
+  const all = options.all === true || options.reason !== undefined;
+  const what = options.reason === undefined ? "--all" : "--reason";
+  if (all && positionals.length > 0) {
+    throw new UsageError(`dlq ${subcommand}: give dead-letter ids or ${what}, not both`);
   }
-  if (!values.all && positionals.length === 0) {
-    throw new UsageError(`dlq ${subcommand}: give one or more dead-letter ids, or --all`);
+  if (!all && positionals.length === 0) {
+    const or = subcommand === "replay" ? ", --reason R" : "";
+    throw new UsageError(`dlq ${subcommand}: give one or more dead-letter ids${or}, or --all`);
   }
   const malformed = positionals.filter((id) => !ENTRY_ID.test(id));
   if (malformed.length > 0) {
@@ -159,7 +160,18 @@ function parseTarget(subcommand: string, args: string[]): string[] | "all" {
       `dlq ${subcommand}: not a stream entry id (<ms>-<seq>): ${malformed.join(", ")}`,
     );
   }
-  return values.all ? "all" : positionals;
+  return all ? "all" : positionals;
+}
+
+/** One of the reasons the worker dead-letters for; a typo is an error, not "0 replayed". */
+function parseReason(text: string): DeadLetterReason {
+  const reason = DEAD_LETTER_REASONS.find((known) => known === text);
+  if (reason === undefined) {
+    throw new UsageError(
+      `dlq replay: --reason expects one of ${DEAD_LETTER_REASONS.join(", ")}, got ${JSON.stringify(escapeForTerminal(text))}`,
+    );
+  }
+  return reason;
 }
 
 function rejectMissing(subcommand: string, stream: string, missing: string[], done: string): void {
@@ -201,6 +213,41 @@ function toJson(letter: StoredDeadLetter): Record<string, unknown> {
     trace_id: letter.traceId,
     event_type: letter.eventType,
   };
+}
+
+/** `dlq show`: every field on its own line, then the original field/value pairs. */
+function formatLetter(letter: StoredDeadLetter): string {
+  const fields: [string, string | number | undefined][] = [
+    ["id", letter.id],
+    ["reason", letter.reason],
+    ["detail", letter.detail],
+    ["attempts", letter.attempts],
+    ["failed_at", letter.failedAt],
+    ["subscriber", letter.subscriber],
+    ["trace_id", letter.traceId],
+    ["event_type", letter.eventType],
+    ["original_id", letter.originalId],
+  ];
+  if (letter.truncated !== undefined) {
+    fields.push(["original_bytes", letter.truncated.bytes]);
+    fields.push(["original_sha256", letter.truncated.sha256]);
+  }
+  const lines = fields.map(
+    ([name, value]) => `${`${name}:`.padEnd(16)}${escapeForTerminal(String(value ?? "-"))}`,
+  );
+  if (letter.original === undefined) {
+    const what =
+      letter.truncated === undefined ? "original (not field/value pairs)" : "original_prefix";
+    lines.push(`${what}:`, `  ${escapeForTerminal(letter.originalText)}`);
+    return lines.join("\n");
+  }
+  const encoding = letter.originalEncoding === "base64" ? " (each value base64: not UTF-8)" : "";
+  lines.push(`original${encoding}:`);
+  for (let i = 0; i < letter.original.length; i += 2) {
+    const field = escapeForTerminal(letter.original[i] ?? "");
+    lines.push(`  ${field}: ${escapeForTerminal(letter.original[i + 1] ?? "")}`);
+  }
+  return lines.join("\n");
 }
 
 function formatTable(letters: readonly StoredDeadLetter[]): string {

@@ -1,5 +1,4 @@
 import { existsSync } from "node:fs";
-import { parseArgs } from "node:util";
 import * as v from "valibot";
 import { loadConfig } from "../config/config.ts";
 import { redactUrl } from "../config/redact.ts";
@@ -14,36 +13,18 @@ import { databaseUnreachable } from "./command-connections.ts";
 import { textTable } from "./text-table.ts";
 import { UsageError } from "./usage-error.ts";
 
-export const ENROLLMENTS_HELP = `Usage: coursepay enrollments --tenant T [--user U] [--course C] [--limit N] [--json]
-
-Answers "did this customer get their course?" from DATABASE_URL: the enrollments of tenant T
-(narrowed to user U and/or course C), the newest N (default 100, at most 10000), newest last,
-each with its status (active, or revoked by a refund or chargeback), language, when it was
-granted (ISO 8601, UTC), the trace_id of the payment it rests on (the one that granted it, or
-once revoked the last one reversed) and whether processed_events records that payment
-(PROCESSED yes/no); then the payments of those courses, each with its state (succeeded,
-refunded, charged_back), when it was paid, and the refund or chargeback that reversed it.
---json prints a JSON array with every field instead. No match is not an error: it says so.
-It only reads; it never migrates or writes.
-
-Exit codes: 0 done (with or without matches), 1 database missing or unreadable, 2 bad usage.`;
-
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 10_000;
 
-export async function enrollmentsCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      tenant: { type: "string" },
-      user: { type: "string" },
-      course: { type: "string" },
-      limit: { type: "string" },
-      json: { type: "boolean", default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
+export interface EnrollmentsOptions {
+  tenant?: string | undefined;
+  user?: string | undefined;
+  course?: string | undefined;
+  limit?: string | undefined;
+  json?: boolean | undefined;
+}
+
+export async function enrollmentsCommand(values: EnrollmentsOptions): Promise<number> {
   if (values.tenant === undefined) {
     throw new UsageError("enrollments: --tenant is required (see --help)");
   }

@@ -1,28 +1,17 @@
 import { dirname } from "node:path";
-import { parseArgs } from "node:util";
 import { type Config, isDatabaseUrlSet, loadConfig } from "../config/config.ts";
 import { configWarnings } from "../config/config-warnings.ts";
+import { settingsInForce } from "../config/settings-report.ts";
 import { checkDatabaseFolder, createDatabaseFolder } from "../db/database.ts";
 import { startHttpServer } from "../observe/http-server.ts";
 import { createLogger, type Logger } from "../observe/logger.ts";
 import { WorkerMetrics } from "../observe/metrics.ts";
 import { getPaycoreSimulator } from "../simulator/paycore-simulator.ts";
+import { buildInfo } from "../version.ts";
 import { createWorker, type Worker } from "../worker.ts";
 import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError } from "./usage-error.ts";
 
-export const SERVE_HELP = `Usage: coursepay [serve]
-
-Runs the worker: applies migrations (MIGRATE_ON_START), then consumes PayCore events from
-EVENT_STREAM through CONSUMER_GROUP and grants course access, until SIGINT or SIGTERM.
-With ENABLE_SIMULATOR=true it also publishes a simulated payment every SIMULATOR_INTERVAL_MS.
-
-Configuration comes from the environment; see README.md.
-
-Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage, bad configuration or unsupported Redis,
-130 a second signal during shutdown.`;
-
-export async function serveCommand(args: string[]): Promise<number> {
-  parseArgs({ args, options: {}, strict: true, allowPositionals: false });
+export async function serveCommand(): Promise<number> {
   const config = loadConfig();
   if (config.enableSimulator && config.appEnv === "production") {
     throw new UsageError(
@@ -40,6 +29,19 @@ export async function serveCommand(args: string[]): Promise<number> {
       logger.info({ folder: dirname(config.databaseFilePath) }, "Created the database folder");
     }
   }
+  // What runs, and with which settings (redacted as `coursepay config` shows them).
+  logger.info(
+    {
+      version: buildInfo.version,
+      commit: buildInfo.commit ?? null,
+      dirty: buildInfo.dirty ?? null,
+      built_at: buildInfo.builtAt ?? null,
+      bun: buildInfo.bun,
+      target: buildInfo.target,
+      settings: settingsInForce(process.env),
+    },
+    "Starting coursepay",
+  );
 
   let worker: Worker | undefined;
   let stopping = false;

@@ -1,4 +1,3 @@
-import { parseArgs } from "node:util";
 import { loadConfig } from "../config/config.ts";
 import { redactUrl } from "../config/redact.ts";
 import { EnrollmentForecast } from "../simulator/enrollment-forecast.ts";
@@ -13,53 +12,21 @@ import { formatDuration, ProgressDisplay, ratePerSecond } from "../simulator/pro
 import { openCommandRedis } from "./command-connections.ts";
 import { EXIT_INTERRUPTED, EXIT_OK, UsageError } from "./usage-error.ts";
 
-export const SIMULATE_LOAD_HELP = `Usage: coursepay simulate load --count N [--rate R] [--tenants K] [--users M]
-                          [--courses C] [--duplicates 0.05] [--invalid 0.01] [--refunds 0]
-                          [--seed S]
-
-Publishes N simulated events to EVENT_STREAM on REDIS_URL, a realistic mix:
-  valid       paycore.payment_succeeded for tenant_1..K, user_1..M (per tenant), course_001..C,
-              each with a new trace_id (evt_load_<seed>_<n>)
-  duplicates  the fraction (default 0.05) replaying an earlier payment exactly (same trace_id)
-  reversals   the fraction (--refunds, default 0) of refunds and chargebacks, in turn, each of
-              its own payment (evt_load_<seed>_rev_<n>); every other one is published before
-              the payment it reverses
-  invalid     the fraction (default 0.01) the worker must dead-letter, in turn: missing
-              tenant_id, bad JSON, whitespace in an id, missing metadata.course_id
-Defaults: K=3, M=50, C=10. --rate paces it at R events a second (decimals allowed); without it,
-events go as fast as Redis takes them, 500 per round trip. --seed (0..4294967295) fixes the
-mix and the trace_ids: the same seed publishes the same events again (all duplicates then).
-
-Marked "simulated": true and signed with the first PAYCORE_SIGNING_SECRET when set, like
-\`simulate payment-succeeded\`. Shows a progress bar on a terminal, a line a second otherwise,
-and a summary at the end, with the enrollments a worker ends with (from an empty database);
-Ctrl-C stops after the chunk in flight (exit 130).
-Refused when APP_ENV=production.`;
-
 const MAX_COUNT = 100_000_000;
 
-export async function simulateLoadCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      count: { type: "string" },
-      rate: { type: "string" },
-      tenants: { type: "string" },
-      users: { type: "string" },
-      courses: { type: "string" },
-      duplicates: { type: "string" },
-      invalid: { type: "string" },
-      refunds: { type: "string" },
-      seed: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) {
-    console.log(SIMULATE_LOAD_HELP);
-    return EXIT_OK;
-  }
+export interface LoadOptions {
+  count?: string | undefined;
+  rate?: string | undefined;
+  tenants?: string | undefined;
+  users?: string | undefined;
+  courses?: string | undefined;
+  duplicates?: string | undefined;
+  invalid?: string | undefined;
+  refunds?: string | undefined;
+  seed?: string | undefined;
+}
+
+export async function simulateLoadCommand(values: LoadOptions): Promise<number> {
   if (values.count === undefined) throw new UsageError("simulate load: --count is required");
   const mix = {
     count: wholeNumber("--count", values.count, 1, MAX_COUNT),

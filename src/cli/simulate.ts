@@ -1,4 +1,3 @@
-import { parseArgs } from "node:util";
 import * as v from "valibot";
 import { loadConfig } from "../config/config.ts";
 import {
@@ -9,64 +8,27 @@ import {
 } from "../contract/event-schema.ts";
 import { PaycoreSimulator, type ReversalEventType } from "../simulator/paycore-simulator.ts";
 import { withCommandRedis } from "./command-connections.ts";
-import { SIMULATE_LOAD_HELP, simulateLoadCommand } from "./simulate-load.ts";
 import { UsageError } from "./usage-error.ts";
 
-// main prints this for any `simulate … --help`, so it carries the load command's help too.
-export const SIMULATE_HELP = `Usage: coursepay simulate payment-succeeded --tenant T --user U --course C
-                          [--language de] [--trace-id ID]
-       coursepay simulate payment-refunded --payment-trace-id P --tenant T --user U --course C
-                          [--trace-id ID]
-       coursepay simulate payment-charged-back --payment-trace-id P --tenant T --user U
-                          --course C [--trace-id ID]
+export interface SimulateOptions {
+  tenant?: string | undefined;
+  user?: string | undefined;
+  course?: string | undefined;
+  language?: string | undefined;
+  paymentTraceId?: string | undefined;
+  traceId?: string | undefined;
+}
 
-Publishes one simulated event to EVENT_STREAM on REDIS_URL (wire form "data", marked
-"simulated": true) and prints its trace_id: a paycore.payment_succeeded, or a full reversal
-(paycore.payment_refunded, paycore.payment_charged_back) of the payment whose trace_id is P,
-which takes back the course that payment bought. T, U and C must be the payment's. It never
-writes the database. Refused when APP_ENV=production.
-
-${SIMULATE_LOAD_HELP}`;
-
-export async function simulateCommand(args: string[]): Promise<number> {
-  const [kind, ...rest] = args;
-  if (kind === "--help" || kind === "-h") {
-    console.log(SIMULATE_HELP);
-    return 0;
-  }
-  if (kind === "load") {
-    if (rest.includes("--help") || rest.includes("-h")) {
-      console.log(SIMULATE_LOAD_HELP);
-      return 0;
-    }
-    return simulateLoadCommand(rest);
-  }
-  const reversal = kind === undefined ? undefined : REVERSALS[kind];
+/** `simulate payment-succeeded|payment-refunded|payment-charged-back`: publishes one event. */
+export async function simulateCommand(kind: string, values: SimulateOptions): Promise<number> {
+  const reversal = REVERSALS[kind];
   if (kind !== "payment-succeeded" && reversal === undefined) {
     throw new UsageError(
-      `simulate: unknown event "${kind ?? ""}"; expected "payment-succeeded", "payment-refunded", "payment-charged-back" or "load" (see --help)`,
+      `simulate: unknown event "${kind}"; expected "payment-succeeded", "payment-refunded", "payment-charged-back" or "load" (see --help)`,
     );
   }
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      tenant: { type: "string" },
-      user: { type: "string" },
-      course: { type: "string" },
-      language: { type: "string" },
-      "payment-trace-id": { type: "string" },
-      "trace-id": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) {
-    console.log(SIMULATE_HELP);
-    return 0;
-  }
   // Only payments carry a language; only reversals name a payment.
-  if (reversal === undefined && values["payment-trace-id"] !== undefined) {
+  if (reversal === undefined && values.paymentTraceId !== undefined) {
     throw new UsageError(`simulate ${kind}: --payment-trace-id applies to reversals only`);
   }
   if (reversal !== undefined && values.language !== undefined) {
@@ -80,11 +42,11 @@ export async function simulateCommand(args: string[]): Promise<number> {
     tenantId: required("--tenant", values.tenant),
     userId: required("--user", values.user),
     courseId: required("--course", values.course),
-    traceId: optional("--trace-id", values["trace-id"], IdSchema),
+    traceId: optional("--trace-id", values.traceId, IdSchema),
   };
   const language = optional("--language", values.language, LanguageSchema);
   const paymentTraceId =
-    reversal === undefined ? "" : required("--payment-trace-id", values["payment-trace-id"]);
+    reversal === undefined ? "" : required("--payment-trace-id", values.paymentTraceId);
   if (paymentTraceId === input.traceId) {
     throw new UsageError("simulate: --trace-id must differ from --payment-trace-id");
   }

@@ -1,5 +1,4 @@
 import { existsSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { type Client, createClient } from "@libsql/client";
 import { type Config, loadConfig } from "../config/config.ts";
 import { redactUrl } from "../config/redact.ts";
@@ -19,31 +18,10 @@ import { textTable } from "./text-table.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./usage-error.ts";
 import { probeLocalWorker, type WorkerReport } from "./worker-probe.ts";
 
-export const STATUS_HELP = `Usage: coursepay status [--json]
-
-Shows, for EVENT_STREAM on REDIS_URL and the database at DATABASE_URL:
-  stream     its length and the dead letters in <EVENT_STREAM>.dlq
-  groups     each consumer group: lag (entries not yet delivered), pending (delivered, not yet
-             ACKed), the idle time of the oldest pending entry, and each consumer with its
-             pending count and idle time; * marks CONSUMER_GROUP
-  database   enrollments (active, revoked), processed events and the last processed event
-  worker     with HTTP_PORT set, this host's worker: seconds since its last read and its last
-             commit, failed commits and readiness, from its /metrics and /readyz
-A table on a terminal; with --json one JSON object (times in milliseconds).
-
-Exit codes: 0 shown, 1 CONSUMER_GROUP missing or Redis/the database unreachable (one line on
-stderr says which), 2 bad usage, bad configuration or Redis older than 7.0.`;
-
 /** How long each of Redis and the database may take before status gives up on it. */
 const TIMEOUT_MS = 3_000;
 
-export async function statusCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { json: { type: "boolean", default: false } },
-    strict: true,
-    allowPositionals: false,
-  });
+export async function statusCommand(values: { json?: boolean | undefined }): Promise<number> {
   const config = loadConfig();
   const stream = await withCommandRedis(config, "status", async (redis) => {
     await withTimeout(checkRedisVersion(redis), TIMEOUT_MS, "Redis INFO");

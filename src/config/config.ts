@@ -2,116 +2,66 @@
  * Environment → frozen, typed Config, parsed once at start-up. Every bad variable is reported in
  * one ConfigError; secret values never appear in it (URLs only in their redacted form).
  */
-import os from "node:os";
 import * as v from "valibot";
 import { redactUrl } from "./redact.ts";
+import { isBarePath, suggestedFileUrl, WHOLE_MESSAGE } from "./setting-schemas.ts";
 import {
-  anyString,
-  boolean,
-  databaseUrl,
-  groupStartId,
-  integer,
-  isBarePath,
-  name,
-  oneOf,
-  redisUrl,
-  signingSecrets,
-  suggestedFileUrl,
-  WHOLE_MESSAGE,
-} from "./setting-schemas.ts";
+  type APP_ENVS,
+  BUSY_TIMEOUT,
+  CLAIM_IDLE,
+  type LOG_FORMATS,
+  type LOG_LEVELS,
+  RETRY_BASE_MAX,
+  SETTING_NAMES,
+  SETTINGS,
+  type Setting,
+  SHUTDOWN_TIMEOUT,
+  setting,
+} from "./settings.ts";
 
 export { isGroupStartId, suggestedFileUrl } from "./setting-schemas.ts";
+export { APP_ENVS, DEFAULT_DATABASE_URL, LOG_FORMATS, LOG_LEVELS } from "./settings.ts";
 
-export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
-export const LOG_FORMATS = ["json", "pretty", "auto"] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
-export const APP_ENVS = ["development", "test", "staging", "production"] as const;
 export type AppEnv = (typeof APP_ENVS)[number];
 
-/** The database file when DATABASE_URL is unset; serve creates its folder (the demo's case). */
-export const DEFAULT_DATABASE_URL = "file:data/coursepay.db";
+/** `BATCH_SIZE` → `batchSize`: a setting's field in Config, unless its entry has toConfig. */
+type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}`
+  ? `${Lowercase<Head>}${Capitalize<CamelCase<Tail>>}`
+  : Lowercase<S>;
 
-export interface Config {
-  /** REDIS_URL, default `redis://127.0.0.1:6379`; `redis:` or `rediss:`. */
-  readonly redisUrl: string;
-  /**
-   * REDIS_TIMEOUT_MS, default 5000 (100..600000): a command unanswered this long (a blocking
-   * read: BLOCK_MS plus this) means the connection is dead; it is dropped and reopened.
-   */
-  readonly redisTimeoutMs: number;
-  /** DATABASE_URL, default `file:data/coursepay.db`; a relative file becomes `file:/abs/path`. */
-  readonly databaseUrl: string;
-  /** Absolute path of the database file; undefined for remote and in-memory databases. */
-  readonly databaseFilePath: string | undefined;
-  /** DATABASE_AUTH_TOKEN (secret). */
-  readonly databaseAuthToken: string | undefined;
-  /**
-   * DATABASE_BUSY_TIMEOUT_MS, default 5000: how long a writer waits for the write lock; below
-   * CLAIM_IDLE_MS/3 and below SHUTDOWN_TIMEOUT_MS (the local driver waits synchronously).
-   */
-  readonly databaseBusyTimeoutMs: number;
-  /**
-   * DATABASE_TIMEOUT_MS, default 10000 (100..600000): how long one request to a remote database
-   * (`http:`, `https:`, `libsql:`) may take before it counts as failed and the batch is retried.
-   * Not used for a local file (its requests are bounded by the busy timeout).
-   */
-  readonly databaseTimeoutMs: number;
-  /** EVENT_STREAM, default `brain.events.paycore`. */
-  readonly eventStream: string;
-  /** CONSUMER_GROUP, default `course_factory`. */
-  readonly consumerGroup: string;
-  /** CONSUMER_NAME, default the host name. */
-  readonly consumerName: string;
-  /**
-   * GROUP_START_ID, default `0`: where a missing group starts: `0`, `$` or a stream id `<ms>` or
-   * `<ms>-<seq>` (decimal, each part below 2^64).
-   */
-  readonly groupStartId: string;
-  /** ENABLE_EVENT_CONSUMER, default true. */
-  readonly enableEventConsumer: boolean;
-  /** MIGRATE_ON_START, default true. */
-  readonly migrateOnStart: boolean;
-  /** BATCH_SIZE, default 500 (1..10000). */
-  readonly batchSize: number;
-  /** BLOCK_MS, default 2000 (1..60000; 0 would block forever). */
-  readonly blockMs: number;
-  /** LOG_LEVEL, default `info`. */
-  readonly logLevel: LogLevel;
-  /** LOG_FORMAT, default `auto` (pretty on a terminal, JSON otherwise). */
-  readonly logFormat: LogFormat;
-  /** MAX_EVENT_BYTES, default 65536 (256..16777216). */
-  readonly maxEventBytes: number;
-  /** MAX_DELIVERIES, default 5 (1..1000). */
-  readonly maxDeliveries: number;
-  /** CLAIM_IDLE_MS, default 60000 (1000..86400000). */
-  readonly claimIdleMs: number;
-  /** TRIM_STREAM, default false: periodically trim entries every group has acknowledged. */
-  readonly trimStream: boolean;
-  /** STREAM_RETENTION_MS, default 604800000 (7 days; 60000..31536000000): keep entries this new. */
-  readonly streamRetentionMs: number;
-  /** RETRY_BASE_MS, default 100 (1..60000). */
-  readonly retryBaseMs: number;
-  /** RETRY_MAX_MS, default 30000 (1..3600000, at least RETRY_BASE_MS). */
-  readonly retryMaxMs: number;
-  /** SHUTDOWN_TIMEOUT_MS, default 10000 (100..600000). */
-  readonly shutdownTimeoutMs: number;
-  /** APP_ENV, default `development`. */
-  readonly appEnv: AppEnv;
-  /** ENABLE_SIMULATOR, default false. */
-  readonly enableSimulator: boolean;
-  /** SIMULATOR_INTERVAL_MS, default 1000 (10..3600000). */
-  readonly simulatorIntervalMs: number;
-  /**
-   * PAYCORE_SIGNING_SECRET (secret): comma-separated, each item trimmed, `\,` `\\` `\ ` escapes
-   * (see signing-secrets.ts); default none. Set, it always yields at least one secret.
-   */
-  readonly signingSecrets: readonly string[];
-  /** HTTP_PORT (0..65535); no HTTP server when unset. */
-  readonly httpPort: number | undefined;
-  /** HTTP_HOST, default `127.0.0.1`. */
-  readonly httpHost: string;
+export function configKey(variable: string): string {
+  return variable.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
+
+type Settings = typeof SETTINGS;
+
+type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (
+  i: infer I,
+) => void
+  ? I
+  : never;
+
+/** One field per setting, named after it, with its parsed type. */
+type PlainFields = {
+  readonly [K in keyof Settings as Settings[K] extends { toConfig: unknown }
+    ? never
+    : CamelCase<K>]: v.InferOutput<Settings[K]["schema"]>;
+};
+
+/** The fields of the settings whose entry maps them itself (DATABASE_URL, …). */
+type MappedFields = UnionToIntersection<
+  {
+    [K in keyof Settings]: Settings[K] extends { toConfig: (value: never) => infer R } ? R : never;
+  }[keyof Settings]
+>;
+
+/**
+ * The configuration, derived from the settings table: `REDIS_URL` is `redisUrl`, … (see
+ * settings.ts for what each accepts and its default).
+ */
+export type Config = Readonly<PlainFields & MappedFields>;
 
 export interface ConfigIssue {
   variable: string;
@@ -132,21 +82,6 @@ export class ConfigError extends Error {
 
 // --- the variables ---------------------------------------------------------------------------
 
-/** How a bad value may be shown in an error: as is, redacted as a URL, or not at all. */
-type Exposure = "plain" | "url" | "secret";
-
-const EXPOSURE: Record<string, Exposure> = {
-  REDIS_URL: "url",
-  DATABASE_URL: "url",
-  DATABASE_AUTH_TOKEN: "secret",
-  PAYCORE_SIGNING_SECRET: "secret",
-};
-
-const RETRY_BASE_MAX = 60_000;
-const BUSY_TIMEOUT = { min: 0, max: 600_000 };
-const CLAIM_IDLE = { min: 1000, max: 86_400_000 };
-const SHUTDOWN_TIMEOUT = { min: 100, max: 600_000 };
-
 /**
  * Largest DATABASE_BUSY_TIMEOUT_MS for the given CLAIM_IDLE_MS and SHUTDOWN_TIMEOUT_MS: below a
  * third of the first (a writer blocked on the lock holds up the heartbeat that keeps the batch
@@ -161,39 +96,13 @@ function inRange(value: number, range: { min: number; max: number }): boolean {
   return value >= range.min && value <= range.max;
 }
 
+/** The table's schemas, typed per variable, for v.object. */
+const ENTRIES = Object.fromEntries(
+  SETTING_NAMES.map((variable) => [variable, SETTINGS[variable].schema]),
+) as { [K in keyof typeof SETTINGS]: (typeof SETTINGS)[K]["schema"] };
+
 const EnvSchema = v.pipe(
-  v.object({
-    REDIS_URL: v.optional(redisUrl(), "redis://127.0.0.1:6379"),
-    REDIS_TIMEOUT_MS: v.optional(integer(100, 600_000), "5000"),
-    DATABASE_URL: v.optional(databaseUrl(), DEFAULT_DATABASE_URL),
-    DATABASE_AUTH_TOKEN: v.optional(anyString()),
-    DATABASE_BUSY_TIMEOUT_MS: v.optional(integer(BUSY_TIMEOUT.min, BUSY_TIMEOUT.max), "5000"),
-    DATABASE_TIMEOUT_MS: v.optional(integer(100, 600_000), "10000"),
-    EVENT_STREAM: v.optional(name(), "brain.events.paycore"),
-    CONSUMER_GROUP: v.optional(name(), "course_factory"),
-    CONSUMER_NAME: v.optional(name(), () => os.hostname()),
-    GROUP_START_ID: v.optional(groupStartId(), "0"),
-    ENABLE_EVENT_CONSUMER: v.optional(boolean(), "true"),
-    MIGRATE_ON_START: v.optional(boolean(), "true"),
-    BATCH_SIZE: v.optional(integer(1, 10_000), "500"),
-    BLOCK_MS: v.optional(integer(1, 60_000), "2000"),
-    LOG_LEVEL: v.optional(oneOf(LOG_LEVELS), "info"),
-    LOG_FORMAT: v.optional(oneOf(LOG_FORMATS), "auto"),
-    MAX_EVENT_BYTES: v.optional(integer(256, 16_777_216), "65536"),
-    MAX_DELIVERIES: v.optional(integer(1, 1000), "5"),
-    CLAIM_IDLE_MS: v.optional(integer(CLAIM_IDLE.min, CLAIM_IDLE.max), "60000"),
-    TRIM_STREAM: v.optional(boolean(), "false"),
-    STREAM_RETENTION_MS: v.optional(integer(60_000, 31_536_000_000), "604800000"),
-    RETRY_BASE_MS: v.optional(integer(1, RETRY_BASE_MAX), "100"),
-    RETRY_MAX_MS: v.optional(integer(1, 3_600_000), "30000"),
-    SHUTDOWN_TIMEOUT_MS: v.optional(integer(SHUTDOWN_TIMEOUT.min, SHUTDOWN_TIMEOUT.max), "10000"),
-    APP_ENV: v.optional(oneOf(APP_ENVS), "development"),
-    ENABLE_SIMULATOR: v.optional(boolean(), "false"),
-    SIMULATOR_INTERVAL_MS: v.optional(integer(10, 3_600_000), "1000"),
-    PAYCORE_SIGNING_SECRET: v.optional(signingSecrets()),
-    HTTP_PORT: v.optional(integer(0, 65_535)),
-    HTTP_HOST: v.optional(name(), "127.0.0.1"),
-  }),
+  v.object(ENTRIES),
   v.forward(
     v.partialCheck(
       [["RETRY_BASE_MS"], ["RETRY_MAX_MS"]],
@@ -226,21 +135,34 @@ const EnvSchema = v.pipe(
   ),
 );
 
-const ENTRIES = EnvSchema.pipe[0].entries;
-const VARIABLES = Object.keys(ENTRIES);
+const VARIABLES: readonly string[] = SETTING_NAMES;
 
 /** Every variable loadConfig reads, in the order errors list them. */
 export const CONFIG_VARIABLES: readonly string[] = Object.freeze([...VARIABLES]);
 
-/**
- * Taken as they are, even blank: a PAYCORE_SIGNING_SECRET that is set must yield a secret, and
- * its items are trimmed one by one (an escaped space at either end is kept).
- */
-const UNTRIMMED = new Set(["PAYCORE_SIGNING_SECRET"]);
-
 /** False when DATABASE_URL is unset or blank, i.e. the embedded default applies. */
 export function isDatabaseUrlSet(env: Record<string, string | undefined> = process.env): boolean {
   return (env.DATABASE_URL?.trim() ?? "") !== "";
+}
+
+/**
+ * The text of each variable that is set, as loadConfig parses it: trimmed, blank counting as
+ * unset, except the table's `untrimmed` ones (PAYCORE_SIGNING_SECRET: set, even blank, it must
+ * hold a secret, and its items are trimmed one by one).
+ */
+export function settingInputs(env: Record<string, string | undefined>): Record<string, string> {
+  const input: Record<string, string> = {};
+  for (const variable of VARIABLES) {
+    const raw = env[variable];
+    if (raw === undefined) continue;
+    if (setting(variable)?.untrimmed) {
+      input[variable] = raw;
+      continue;
+    }
+    const value = raw.trim();
+    if (value) input[variable] = value;
+  }
+  return input;
 }
 
 /**
@@ -249,53 +171,20 @@ export function isDatabaseUrlSet(env: Record<string, string | undefined> = proce
  * @throws {ConfigError} naming every bad variable and what it accepts.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const input: Record<string, string> = {};
-  for (const variable of VARIABLES) {
-    const raw = env[variable];
-    if (raw === undefined) continue;
-    if (UNTRIMMED.has(variable)) {
-      input[variable] = raw;
-      continue;
-    }
-    const value = raw.trim();
-    if (value) input[variable] = value;
-  }
+  const input = settingInputs(env);
   const result = v.safeParse(EnvSchema, input);
   if (!result.success) throw new ConfigError(toConfigIssues(result.issues, input));
-  const e = result.output;
-  return Object.freeze({
-    redisUrl: e.REDIS_URL,
-    redisTimeoutMs: e.REDIS_TIMEOUT_MS,
-    databaseUrl: e.DATABASE_URL.url,
-    databaseFilePath: e.DATABASE_URL.filePath,
-    databaseAuthToken: e.DATABASE_AUTH_TOKEN,
-    databaseBusyTimeoutMs: e.DATABASE_BUSY_TIMEOUT_MS,
-    databaseTimeoutMs: e.DATABASE_TIMEOUT_MS,
-    eventStream: e.EVENT_STREAM,
-    consumerGroup: e.CONSUMER_GROUP,
-    consumerName: e.CONSUMER_NAME,
-    groupStartId: e.GROUP_START_ID,
-    enableEventConsumer: e.ENABLE_EVENT_CONSUMER,
-    migrateOnStart: e.MIGRATE_ON_START,
-    batchSize: e.BATCH_SIZE,
-    blockMs: e.BLOCK_MS,
-    logLevel: e.LOG_LEVEL,
-    logFormat: e.LOG_FORMAT,
-    maxEventBytes: e.MAX_EVENT_BYTES,
-    maxDeliveries: e.MAX_DELIVERIES,
-    claimIdleMs: e.CLAIM_IDLE_MS,
-    trimStream: e.TRIM_STREAM,
-    streamRetentionMs: e.STREAM_RETENTION_MS,
-    retryBaseMs: e.RETRY_BASE_MS,
-    retryMaxMs: e.RETRY_MAX_MS,
-    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
-    appEnv: e.APP_ENV,
-    enableSimulator: e.ENABLE_SIMULATOR,
-    simulatorIntervalMs: e.SIMULATOR_INTERVAL_MS,
-    signingSecrets: Object.freeze(e.PAYCORE_SIGNING_SECRET ?? []),
-    httpPort: e.HTTP_PORT,
-    httpHost: e.HTTP_HOST,
-  });
+  const parsed = result.output as Record<string, unknown>;
+  const config: Record<string, unknown> = {};
+  for (const variable of SETTING_NAMES) {
+    const entry: Setting = SETTINGS[variable];
+    const value = parsed[variable];
+    Object.assign(
+      config,
+      entry.toConfig ? entry.toConfig(value as never) : { [configKey(variable)]: value },
+    );
+  }
+  return Object.freeze(config) as Config;
 }
 
 /** One issue per variable (the first rule it broke), in the order the variables are listed. */
@@ -331,12 +220,11 @@ function toConfigIssues(
 const MAX_SHOWN_LENGTH = 200;
 
 function shown(variable: string, value: string | undefined): string {
-  const exposure = EXPOSURE[variable] ?? "plain";
+  const exposure = setting(variable)?.exposure ?? "plain";
   if (value === undefined) {
     // Only a check against another variable reports a variable left at its default.
-    const fallback = Object.hasOwn(ENTRIES, variable)
-      ? v.getDefault(ENTRIES[variable as keyof typeof ENTRIES])
-      : undefined;
+    const schema = setting(variable)?.schema;
+    const fallback = schema === undefined ? undefined : v.getDefault(schema);
     if (typeof fallback !== "string" || exposure === "secret") return "the default";
     return `the default ${exposure === "url" ? redactUrl(fallback) : fallback}`;
   }

@@ -158,16 +158,22 @@ export class DeadLetterStore {
    * Replays every dead letter present when it starts, oldest first, a page at a time. Dead
    * letters written meanwhile (a replayed event failing again, say) are left for the next run.
    */
-  async replayAll(onReplayed?: (replayed: Replayed) => void): Promise<ReplayResult> {
+  async replayAll(
+    onReplayed?: (replayed: Replayed) => void,
+    /** Only the dead letters it accepts (`dlq replay --reason R`); the others stay. */
+    only: (letter: StoredDeadLetter) => boolean = () => true,
+  ): Promise<ReplayResult> {
     const result: ReplayResult = { missing: [], replayed: [], notAttempted: 0 };
     const end = await this.#newestId();
     if (end === undefined) return result;
+    const select = (page: [string, string[]][]) =>
+      page.map(([id, fields]) => parseDeadLetter(id, fields)).filter(only);
     for await (const page of this.#pages(end)) {
-      const letters = page.map(([id, fields]) => parseDeadLetter(id, fields));
+      const letters = select(page);
       if (!(await this.#replayEach(letters, result, onReplayed))) {
         // #replayEach counted the rest of this page; add the pages after it.
         for await (const rest of this.#pages(end, page.at(-1)?.[0])) {
-          result.notAttempted += rest.length;
+          result.notAttempted += select(rest).length;
         }
         break;
       }

@@ -8,7 +8,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomUUID } from "node:crypto";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import Redis from "ioredis";
@@ -192,6 +192,75 @@ describe("compiled binary, alone in an empty folder", () => {
     expect(result.stdout).toContain(pkg.version);
   });
 
+  test("--version names the commit, dirty flag, build date, Bun version and target", () => {
+    const dir = isolatedCopy();
+    const lines = run(dir, ["--version"], workerEnv(dir)).stdout.trimEnd().split("\n");
+    // The commit the binary was built from (HEAD then; a later commit of docs needs no rebuild).
+    const commit = /^coursepay .*\+([0-9a-f]{7,40})$/.exec(lines[0] ?? "")?.[1] ?? "";
+    expect(lines[0]).toBe(`coursepay ${pkg.version}+${commit}`);
+    const git = Bun.spawnSync(["git", "cat-file", "-t", commit], { cwd: repoRoot });
+    expect(git.stdout.toString().trim()).toBe("commit");
+    expect(lines[1]).toMatch(new RegExp(`^commit: ${commit}( \\(dirty: uncommitted changes\\))?$`));
+    expect(lines[2]).toMatch(/^built: {2}\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(lines.slice(3)).toEqual([`bun:    ${Bun.version}`, "target: bun-linux-x64"]);
+    expect(run(dir, ["version"], workerEnv(dir)).stdout.trimEnd().split("\n")).toEqual(lines);
+  });
+
+  // The driver is unpacked into TMPDIR when first loaded: a TMPDIR that does not exist shows
+  // which commands load it. (As root, a read-only folder would still be writable.)
+  test("--version, --help and config do not load the database driver", () => {
+    const dir = isolatedCopy();
+    const env = workerEnv(dir, { TMPDIR: join(dir, "no-such-dir") });
+    for (const args of [["--version"], ["-v"], ["--help"], ["help", "dlq"], ["config"]]) {
+      const result = run(dir, args, env);
+      expect({ args, code: result.exitCode, stderr: result.stderr }).toEqual({
+        args,
+        code: 0,
+        stderr: "",
+      });
+    }
+  });
+
+  test("a driver that cannot be unpacked: exit 2, one line naming TMPDIR and what to do", () => {
+    const dir = isolatedCopy();
+    const tmp = join(dir, "no-such-dir");
+    const result = run(dir, ["migrate"], workerEnv(dir, { TMPDIR: tmp }));
+    expect(result.exitCode).toBe(2);
+    expect(result.stdout).toBe("");
+    const lines = result.stderr.trimEnd().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toStartWith(
+      "coursepay: the libSQL database driver could not be unpacked and loaded (",
+    );
+    expect(lines[0]).toContain(`coursepay unpacks it into TMPDIR ("${tmp}")`);
+    expect(lines[0]).toContain("e.g. TMPDIR=/var/tmp");
+    expect(existsSync(join(dir, "e2e.db"))).toBe(false);
+  });
+
+  // Needs root and mount(8), as the disk-full test does (README: the tests run as root).
+  test("a noexec TMPDIR: the same one line, quoting the loader's error", () => {
+    const dir = isolatedCopy();
+    const tmp = join(dir, "noexec");
+    mkdirSync(tmp);
+    const mount = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=64m,noexec", "tmpfs", tmp]);
+    expect({ mount: mount.exitCode, stderr: mount.stderr.toString() }).toEqual({
+      mount: 0,
+      stderr: "",
+    });
+    try {
+      const env = workerEnv(dir, { TMPDIR: tmp });
+      const result = run(dir, ["migrate"], env);
+      expect(result).toMatchObject({ exitCode: 2, stdout: "" });
+      expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
+      expect(result.stderr).toContain("failed to map segment from shared object");
+      expect(result.stderr).toContain(`coursepay unpacks it into TMPDIR ("${tmp}")`);
+      expect(result.stderr).toContain("not mounted noexec");
+      expect(run(dir, ["--version"], env)).toMatchObject({ exitCode: 0, stderr: "" });
+    } finally {
+      if (!Bun.spawnSync(["umount", tmp]).success) Bun.spawnSync(["umount", "-l", tmp]);
+    }
+  });
+
   test("migrate exits 0 and creates both tables at DATABASE_URL", () => {
     const dir = isolatedCopy();
     const dbPath = join(dir, "e2e.db");
@@ -353,15 +422,38 @@ describe("compiled binary, alone in an empty folder", () => {
     expect(query(dbPath, "SELECT state FROM course_payments")).toEqual([{ state: "refunded" }]);
   }, 90_000);
 
-  test("no arguments means serve", async () => {
+  test("no arguments means serve, which logs its version and redacted settings first", async () => {
     const dir = isolatedCopy();
-    const env = workerEnv(dir);
+    const env = workerEnv(dir, {
+      DATABASE_AUTH_TOKEN: "token-zq81",
+      PAYCORE_SIGNING_SECRET: "secret-zq81",
+    });
     expect(run(dir, ["migrate"], env)).toMatchObject({ exitCode: 0 });
     const worker = startWorker(dir, [], env);
     await waitFor("the consumer to start", worker, () =>
       worker.output.stdout.includes(CONSUMER_STARTED) ? true : undefined,
     );
     expect(await stop(worker)).toBe(0);
+    const first = JSON.parse(worker.output.stdout.split("\n")[0] as string);
+    expect(first).toMatchObject({
+      level: "info",
+      msg: "Starting coursepay",
+      version: expect.stringMatching(new RegExp(`^${pkg.version.replaceAll(".", "\\.")}\\+`)),
+      commit: expect.any(String),
+      dirty: expect.any(Boolean),
+      built_at: expect.stringMatching(/^\d{4}-/),
+      bun: Bun.version,
+      target: "bun-linux-x64",
+    });
+    expect(first.settings).toMatchObject({
+      REDIS_URL: redisUrl,
+      EVENT_STREAM: env.EVENT_STREAM,
+      BATCH_SIZE: "500",
+      DATABASE_AUTH_TOKEN: "(set)",
+      PAYCORE_SIGNING_SECRET: "(set: 1 secret)",
+      HTTP_PORT: null,
+    });
+    expect(`${worker.output.stdout}${worker.output.stderr}`).not.toContain("zq81");
   }, 40_000);
 
   test("a bad BATCH_SIZE exits 2 naming the variable, without a stack trace", () => {

@@ -6,6 +6,7 @@ import {
   DeadLetterWriter,
   deadLetterStreamName,
 } from "../../src/stream/dead-letters.ts";
+import { REPO_ROOT } from "../support/binary.ts";
 import { startFaultProxy } from "../support/fault-proxy.ts";
 import { freePort, testRedisUrl, uniqueName } from "../support/fixtures.ts";
 import { runCoursepay } from "../support/run-coursepay.ts";
@@ -408,7 +409,7 @@ describe("coursepay dlq", () => {
     expect(unknown.stderr).toBe(
       `coursepay: dlq purge: not in ${stream}.dlq: ${ids[1]}; nothing was purged\n`,
     );
-    const all = await coursepay(stream, ["purge", "--all"]);
+    const all = await coursepay(stream, ["purge", "--all", "--yes"]);
     expect(all).toEqual({
       code: 0,
       stdout: `Removed 2 dead letters from ${stream}.dlq.\n`,
@@ -419,9 +420,9 @@ describe("coursepay dlq", () => {
   });
 
   const badUsage: [string[], string][] = [
-    [[], "dlq: missing subcommand: list, replay or purge (see --help)"],
-    [["frob"], 'dlq: unknown subcommand "frob"; expected list, replay or purge (see --help)'],
-    [["replay"], "dlq replay: give one or more dead-letter ids, or --all"],
+    [["frob"], "dlq: unknown command 'frob' (see coursepay dlq --help)"],
+    [["lsit"], "dlq: unknown command 'lsit' (did you mean list?)"],
+    [["replay"], "dlq replay: give one or more dead-letter ids, --reason R, or --all"],
     [["purge"], "dlq purge: give one or more dead-letter ids, or --all"],
     [["replay", "--all", "1-0"], "dlq replay: give dead-letter ids or --all, not both"],
     [["purge", "1-0", "--all"], "dlq purge: give dead-letter ids or --all, not both"],
@@ -435,7 +436,22 @@ describe("coursepay dlq", () => {
       ["list", "--limit", "10001"],
       'dlq list: --limit expects a whole number from 1 to 10000, got "10001"',
     ],
-    [["list", "--all"], "Unknown option '--all'"],
+    [["list", "--all"], "dlq list: unknown option '--all' (see coursepay dlq list --help)"],
+    [
+      ["replay", "--reasn", "conflict"],
+      "dlq replay: unknown option '--reasn' (did you mean --reason?)",
+    ],
+    [["replay", "--reason", "confilct"], "dlq replay: --reason expects one of invalid_json, "],
+    [
+      ["replay", "--reason", "conflict", "1-0"],
+      "dlq replay: give dead-letter ids or --reason, not both",
+    ],
+    [["show"], "dlq show: missing required argument 'id'"],
+    [["show", "evt_1"], "dlq show: not a stream entry id (<ms>-<seq>): evt_1"],
+    [
+      ["show", "1-0", "2-0"],
+      "dlq show: too many arguments. Expected 1 argument but got 2: 1-0, 2-0.",
+    ],
   ];
   for (const [args, message] of badUsage) {
     test(`dlq ${args.join(" ") || "(no subcommand)"} is bad usage: exit 2`, async () => {
@@ -446,12 +462,128 @@ describe("coursepay dlq", () => {
     });
   }
 
-  for (const args of [["--help"], ["list", "--help"], ["replay", "--help"], ["purge", "-h"]]) {
-    test(`dlq ${args.join(" ")} prints the help`, async () => {
+  test("dlq without a subcommand: exit 2, its help on stderr listing the subcommands", async () => {
+    const run = await coursepay(uniqueName("dlq-stream"), []);
+    expect(run).toMatchObject({ code: 2, stdout: "" });
+    expect(run.stderr).toStartWith("Usage: coursepay dlq [options] [command]\n");
+    for (const sub of ["list", "show", "replay", "purge"])
+      expect(run.stderr).toContain(`  ${sub} `);
+  });
+
+  test("dlq --help and help dlq list the subcommands, not their details", async () => {
+    for (const args of [
+      ["dlq", "--help"],
+      ["help", "dlq"],
+    ]) {
+      const run = await runCoursepay(args);
+      expect(run).toMatchObject({ code: 0, stderr: "" });
+      expect(run.stdout).toStartWith("Usage: coursepay dlq [options] [command]\n");
+      expect(run.stdout).toContain("  replay [options] [id...]");
+      expect(run.stdout).not.toContain("Stops at the first failure");
+    }
+  });
+
+  const usages: [string[], string, string][] = [
+    [["list", "--help"], "Usage: coursepay dlq list [--limit N] [--json]\n", "--limit <N>"],
+    [["show", "--help"], "Usage: coursepay dlq show <id> [--json]\n", "in full"],
+    [
+      ["replay", "--help"],
+      "Usage: coursepay dlq replay <id>… | --all | --reason R\n",
+      "--reason <R>",
+    ],
+    [["purge", "-h"], "Usage: coursepay dlq purge <id>… | --all [--yes]\n", "-y, --yes"],
+  ];
+  for (const [args, usage, option] of usages) {
+    test(`dlq ${args.join(" ")} prints the help of that subcommand only`, async () => {
       const run = await coursepay(uniqueName("dlq-stream"), args);
-      expect(run.code).toBe(0);
-      expect(run.stdout).toStartWith("Usage: coursepay dlq list [--limit N] [--json]\n");
-      expect(run.stdout).toContain("coursepay dlq replay <id>… | --all");
+      expect(run).toMatchObject({ code: 0, stderr: "" });
+      expect(run.stdout).toStartWith(usage);
+      expect(run.stdout).toContain(option);
+      const others = usages.map(([, u]) => u).filter((u) => u !== usage);
+      for (const other of others) expect(run.stdout).not.toContain(other.trim().slice(7));
+    });
+  }
+
+  test("show prints one dead letter in full, escaped; --json the object list gives", async () => {
+    const evil = dataLetter("evt_\u001b[31mred", "detail\nwith a newline");
+    const { stream, ids } = await seed([dataLetter("evt_1"), evil]);
+    const run = await coursepay(stream, ["show", ids[1] as string]);
+    expect(run).toMatchObject({ code: 0, stderr: "" });
+    const lines = run.stdout.trimEnd().split("\n");
+    expect(lines.slice(0, 3)).toEqual([
+      `id:             ${ids[1]}`,
+      "reason:         invalid_event",
+      "detail:         detail\\u000awith a newline",
+    ]);
+    expect(run.stdout).toContain("trace_id:       evt_\\u001b[31mred\n");
+    expect(run.stdout).not.toContain("\u001b");
+    expect(lines.at(-2)).toBe("original:");
+    expect(lines.at(-1)).toStartWith('  data: {"event_type":"paycore.payment_succeeded"');
+    const json = await coursepay(stream, ["show", ids[1] as string, "--json"]);
+    const list = await coursepay(stream, ["list", "--json"]);
+    expect(JSON.parse(json.stdout)).toEqual(JSON.parse(list.stdout)[1]);
+    const missing = await coursepay(stream, ["show", "1-1"]);
+    expect(missing).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: `coursepay: dlq show: not in ${stream}.dlq: 1-1\n`,
+    });
+  });
+
+  test("replay --reason R replays only the dead letters of that reason", async () => {
+    const { stream, ids } = await seed([
+      dataLetter("evt_1"),
+      flatLetter("evt_2"),
+      dataLetter("evt_3"),
+      flatLetter("evt_4"),
+    ]);
+    const run = await coursepay(stream, ["replay", "--reason", "max_deliveries"]);
+    expect(run).toMatchObject({ code: 0, stderr: "" });
+    const lines = run.stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toStartWith(`replayed ${ids[1]} as `);
+    expect(lines[1]).toStartWith(`replayed ${ids[3]} as `);
+    expect(lines[2]).toBe(`Replayed 2 dead letters of reason max_deliveries to ${stream}.`);
+    expect(await dlqIds(stream)).toEqual([ids[0], ids[2]] as string[]);
+    expect((await mainStream(stream)).map((fields) => fields[3])).toEqual(["evt_2", "evt_4"]);
+    const none = await coursepay(stream, ["replay", "--reason", "conflict"]);
+    expect(none.stdout).toBe(`Replayed 0 dead letters of reason conflict to ${stream}.\n`);
+  });
+
+  test("purge --all off a terminal needs --yes: without it, exit 2 and nothing deleted", async () => {
+    const { stream, ids } = await seed([dataLetter("evt_1"), dataLetter("evt_2")]);
+    const run = await coursepay(stream, ["purge", "--all"]);
+    expect(run).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: `coursepay: dlq purge --all would delete 2 dead letters from ${stream}.dlq: add --yes to confirm (stdin is not a terminal, so it cannot ask)\n`,
+    });
+    expect(await dlqIds(stream)).toEqual(ids);
+  });
+
+  // `script` gives the command a pseudo-terminal, as an operator's shell would.
+  for (const [answer, code, left] of [
+    ["n", 1, 2],
+    ["y", 0, 0],
+  ] as const) {
+    test(`purge --all on a terminal asks first; answering ${answer} ${left ? "keeps" : "deletes"} them`, async () => {
+      const { stream } = await seed([dataLetter("evt_1"), dataLetter("evt_2")]);
+      const command = [process.execPath, "src/main.ts", "dlq", "purge", "--all"].join(" ");
+      const child = Bun.spawn(["script", "-qec", command, "/dev/null"], {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH ?? "", REDIS_URL: testRedisUrl(), EVENT_STREAM: stream },
+        stdin: "pipe",
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const output = new Response(child.stdout).text();
+      // The terminal holds the typed line until confirm() reads it.
+      child.stdin.write(`${answer}\n`);
+      await child.stdin.end();
+      expect(await child.exited).toBe(code);
+      const text = await output;
+      expect(text).toContain(`Delete all 2 dead letters in ${stream}.dlq? This cannot be undone.`);
+      expect(await redis.xlen(deadLetterStreamName(stream))).toBe(left);
     });
   }
 

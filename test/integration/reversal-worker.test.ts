@@ -208,7 +208,11 @@ describe("coursepay simulate payment-refunded / payment-charged-back", () => {
         ["payment-charged-back", "--payment-trace-id", "e", "--trace-id", "e", ...key],
         "must differ",
       ],
-      [["payment-reversed", ...key], 'unknown event "payment-reversed"'],
+      [["payment-reversed", ...key], "simulate: unknown command 'payment-reversed'"],
+      [
+        ["payment-succeeded", "--langauge", "de", ...key],
+        "simulate payment-succeeded: unknown option '--langauge' (did you mean --language?)",
+      ],
     ] as const) {
       const run = await simulate(stream, [...args]);
       expect(run.code).toBe(2);
