@@ -33,6 +33,8 @@ export interface BenchSettingsReport {
   latencyDefinition: string;
   /** The mix of every contender but (a0); absent in results from before reversals (payments). */
   mix?: MixName;
+  /** The mix of (a0) (`--baseline-mix`); absent: payments. */
+  baselineMix?: MixName;
 }
 
 export interface BenchResult {
@@ -207,7 +209,7 @@ export function renderMarkdown(result: BenchResult): string {
   if (keys.includes("a0")) {
     const change = (ratio("a0") - 1) * 100;
     lines.push(
-      `Before/after in this run (medians): (a0) ${fmtInt(medianDrain(runs, "a0"))}/s on the mix without reversals, (a) ${fmtInt(a)}/s on the mix ${(settings.mix ?? "payments") === "reversals" ? "with them" : "without them too"}: ${Number.isFinite(change) ? `${change >= 0 ? "+" : ""}${change.toFixed(1)}%` : "—"}.`,
+      `Before/after in this run (medians): (a0) ${fmtInt(medianDrain(runs, "a0"))}/s on the mix ${(settings.baselineMix ?? "payments") === "reversals" ? "with" : "without"} reversals, (a) ${fmtInt(a)}/s on the mix ${(settings.mix ?? "payments") === "reversals" ? "with them" : "without them too"}: ${Number.isFinite(change) ? `${change >= 0 ? "+" : ""}${change.toFixed(1)}%` : "—"}.`,
       "",
     );
   }
@@ -296,7 +298,7 @@ export function renderMarkdown(result: BenchResult): string {
       (settings.mix ?? "payments") === "reversals"
         ? "~85% unique payments, ~5% replays of earlier trace_ids, ~5% refunds and chargebacks (half of them published before their payment), ~5% invalid"
         : "~90% unique payments, ~5% replays of earlier trace_ids, ~5% invalid (no reversals)"
-    }${keys.includes("a0") ? "; (a0) gets the mix without reversals (~90% unique payments)" : ""}. Repeats: ${settings.repeats}, contenders alternating within each repeat.`,
+    }${keys.includes("a0") && (settings.baselineMix ?? "payments") === "payments" ? "; (a0) gets the mix without reversals (~90% unique payments)" : ""}. Repeats: ${settings.repeats}, contenders alternating within each repeat.`,
   );
   return `${lines.filter((l, i, all) => !(l === "" && all[i - 1] === "")).join("\n")}\n`;
 }

@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createRedis } from "../../src/stream/redis-connection.ts";
 import { startRedisOnFreePort, tempDir } from "../support/fixtures.ts";
-import { BASELINE_BINARY_ENV } from "./contenders/coursepay.ts";
+import { BASELINE_BINARY_ENV, BASELINE_MIX_ENV } from "./contenders/coursepay.ts";
 import { benchMix, CONTENDERS, type ContenderKey, MIX_ENV } from "./contenders/registry.ts";
 import {
   describeFilesystem,
@@ -52,6 +52,8 @@ const HELP = `Usage: bun run bench [-- options]
   --baseline FILE      also drain (a0): the coursepay binary FILE (e.g. one built before a
                        change), alternating with (a) in each repeat, on the mix without
                        reversals; its database is migrated by FILE itself
+  --baseline-mix reversals|payments   the mix of (a0): payments (default), for a binary from
+                       before reversals; reversals, to compare two builds that have them
   --rates 1000,5000,20000   latency rate steps, events/s (default)
   --step-seconds S     seconds per rate step (default 20)
   --skip-latency       drain only
@@ -88,6 +90,7 @@ const { values } = parseArgs({
     report: { type: "string" },
     baseline: { type: "string" },
     mix: { type: "string" },
+    "baseline-mix": { type: "string" },
     write: { type: "boolean" },
     help: { type: "boolean" },
   },
@@ -161,6 +164,12 @@ if (values.baseline !== undefined) {
     process.exit(2);
   }
   process.env[BASELINE_BINARY_ENV] = resolve(values.baseline);
+  const baselineMix = values["baseline-mix"] ?? "payments";
+  if (baselineMix !== "reversals" && baselineMix !== "payments") {
+    console.error(`--baseline-mix: expected reversals or payments, got ${baselineMix}`);
+    process.exit(2);
+  }
+  process.env[BASELINE_MIX_ENV] = baselineMix;
   if (!drainKeys.includes("a0")) drainKeys.unshift("a0");
 }
 const DRAIN_ONLY = new Set(["a-info", "a-http", "d1"]);
@@ -312,6 +321,7 @@ const result: BenchResult = {
     heldRule: HELD_RULE,
     latencyDefinition: LATENCY_DEFINITION,
     mix: benchMix(),
+    baselineMix: process.env[BASELINE_MIX_ENV] === "reversals" ? "reversals" : "payments",
   },
   runs,
 };

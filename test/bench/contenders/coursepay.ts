@@ -7,14 +7,21 @@
  * (a0), with `--baseline FILE`: another coursepay binary (say, one built before a change) under
  * the same settings, in the same invocation, alternating with (a): a before/after from one run.
  * Its database is migrated by its own binary, and it gets the mix without reversals, which a
- * binary from before them cannot apply.
+ * binary from before them cannot apply, unless `--baseline-mix reversals` says it has them.
  */
 import { join } from "node:path";
 import { BINARY } from "../environment.ts";
+import type { MixName } from "../events.ts";
 import { benchMix, type Contender, type RunContext } from "./registry.ts";
 
 /** Where `--baseline` put the binary of (a0). */
 export const BASELINE_BINARY_ENV = "COURSEPAY_BENCH_BASELINE";
+/** `--baseline-mix`: the mix (a0) is given, `payments` unless told otherwise. */
+export const BASELINE_MIX_ENV = "COURSEPAY_BENCH_BASELINE_MIX";
+
+function baselineMix(): MixName {
+  return process.env[BASELINE_MIX_ENV] === "reversals" ? "reversals" : "payments";
+}
 
 export function coursepay(variant: "warn" | "info" | "baseline"): Contender {
   const binary = () =>
@@ -22,17 +29,18 @@ export function coursepay(variant: "warn" | "info" | "baseline"): Contender {
   const logLevel = variant === "info" ? "info" : "warn";
   return {
     key: variant === "warn" ? "a" : variant === "info" ? "a-info" : "a0",
-    label:
-      variant === "warn"
+    get label() {
+      return variant === "warn"
         ? "(a) coursepay binary"
         : variant === "info"
           ? "(a') coursepay binary, LOG_LEVEL=info (logs to a file)"
-          : "(a0) baseline coursepay binary (--baseline), mix without reversals",
+          : `(a0) baseline coursepay binary (--baseline), mix ${baselineMix() === "payments" ? "without" : "with"} reversals`;
+    },
     transport: "stream",
     usesDatabase: true,
     readiness: "consumer-registered",
     get mix() {
-      return variant === "baseline" ? "payments" : benchMix();
+      return variant === "baseline" ? baselineMix() : benchMix();
     },
     migrateWith: binary,
     command: (run: RunContext) => ({
