@@ -68,6 +68,22 @@ const COMMANDS: readonly {
   },
 ];
 
+/**
+ * Commander writes through process.stdout and process.stderr, and Bun builds those streams on
+ * first use: ~1 ms of a `--version` that takes ~10. Whole lines go through console.log and
+ * console.error, which write the same bytes without them; the streams are touched only for a
+ * partial line or for the terminal's width, which only help needs.
+ */
+const CONSOLE_OUTPUT = {
+  writeOut: (text: string) =>
+    text.endsWith("\n") ? console.log(text.slice(0, -1)) : process.stdout.write(text),
+  writeErr: (text: string) =>
+    text.endsWith("\n") ? console.error(text.slice(0, -1)) : process.stderr.write(text),
+  // The help texts are laid out for 100 columns; a narrower terminal wraps them.
+  getOutHelpWidth: () => Math.min(process.stdout.columns ?? 100, 100),
+  getErrHelpWidth: () => Math.min(process.stderr.columns ?? 100, 100),
+};
+
 /** The program, with `fullyDefined` (the command argv names, if any) defined in full. */
 function defineProgram(finish: Finish, fullyDefined: string | undefined): Command {
   const program = new Command("coursepay")
@@ -81,8 +97,7 @@ function defineProgram(finish: Finish, fullyDefined: string | undefined): Comman
     .helpOption("-h, --help", "show this help; `coursepay help <command>` for one command")
     .helpCommand("help [command]", "show the help of a command")
     .exitOverride()
-    // The help texts are laid out for 100 columns; a narrower terminal wraps them.
-    .configureHelp({ helpWidth: Math.min(process.stdout.columns ?? 100, 100) })
+    .configureOutput(CONSOLE_OUTPUT)
     .addHelpText(
       "after",
       `
