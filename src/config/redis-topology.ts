@@ -5,6 +5,7 @@
  * whose name depends on the topology (a cluster needs it in the stream's slot).
  */
 import { hashTagOf } from "../stream/key-slot.ts";
+import { redactUrl } from "./redact.ts";
 
 export interface RedisAddress {
   readonly host: string;
@@ -171,4 +172,23 @@ export function deadLetterStreamName(
 ): string {
   if (topology.kind !== "cluster" || hashTagOf(stream) !== undefined) return `${stream}.dlq`;
   return `{${stream}}.dlq`;
+}
+
+/**
+ * Where Redis is, for messages and logs (never a password): the URL, `Sentinel master "m" via
+ * s1:26379,s2:26379`, or `cluster n1:7000,n2:7001`.
+ */
+export function describeRedisTarget(target: {
+  redisUrl: string;
+  redisTopology: RedisTopology;
+}): string {
+  const topology = target.redisTopology;
+  switch (topology.kind) {
+    case "standalone":
+      return redactUrl(target.redisUrl);
+    case "sentinel":
+      return `Sentinel master "${topology.masterName}" via ${topology.sentinels.map(formatAddress).join(",")}`;
+    case "cluster":
+      return `cluster ${topology.nodes.map(formatAddress).join(",")}`;
+  }
 }
