@@ -89,7 +89,7 @@ export async function streamState(redis: Redis, config: Config): Promise<StreamS
   return {
     pending: Number(group?.pending ?? 0),
     lag: group?.lag === null || group?.lag === undefined ? null : Number(group.lag),
-    deadLetters: await redis.xlen(deadLetterStreamName(config.eventStream)),
+    deadLetters: await redis.xlen(config.deadLetterStream),
   };
 }
 
@@ -102,10 +102,7 @@ export async function waitUntilDrained(redis: Redis, config: Config): Promise<vo
 }
 
 export async function readDeadLetters(redis: Redis, config: Config) {
-  const entries = (await redis.xrange(deadLetterStreamName(config.eventStream), "-", "+")) as [
-    string,
-    string[],
-  ][];
+  const entries = (await redis.xrange(config.deadLetterStream, "-", "+")) as [string, string[]][];
   return entries.map(([id, fields]) => ({ id, ...toRecord(fields) }) as Record<string, string>);
 }
 
