@@ -4,7 +4,6 @@ import { type Config, loadConfig } from "../../src/config/config.ts";
 import { encodeDataForm } from "../../src/contract/wire-format.ts";
 import { type Database, openDatabase } from "../../src/db/database.ts";
 import { type Logger, silentLogger } from "../../src/observe/logger.ts";
-import { deadLetterStreamName } from "../../src/stream/dead-letters.ts";
 import { startWorker, type StartedWorker as Worker } from "../../src/worker.ts";
 import { tempDatabaseUrl, testRedisUrl, uniqueName } from "./fixtures.ts";
 
