@@ -7,7 +7,10 @@ import type { Finish } from "./program.ts";
 
 const PUBLISHES = `Publishes one simulated event to EVENT_STREAM on REDIS_URL (wire form "data", marked
 "simulated": true, signed with the first PAYCORE_SIGNING_SECRET when set) and prints its
-trace_id. It never writes the database. Refused when APP_ENV=production.`;
+trace_id. It never writes the database. Refused when APP_ENV=production.
+--wait-replicas N sends WAIT N with it (1 s at most): when fewer replicas confirm it in time, it
+prints the trace_id all the same, then says so and exits 1 (publish it again with
+--trace-id to be sure: the worker skips a copy that did arrive).`;
 
 const REVERSAL = `A full reversal of the payment whose trace_id is P, which takes back the course that payment
 bought. T, U and C must be the payment's.`;
@@ -25,7 +28,8 @@ export function defineSimulate(simulate: Command, finish: Finish): void {
     command
       .option("--tenant <T>", "tenant_id (required)")
       .option("--user <U>", "user_id (required)")
-      .option("--course <C>", "metadata.course_id (required)");
+      .option("--course <C>", "metadata.course_id (required)")
+      .option("--wait-replicas <N>", "WAIT for N replicas to confirm it, 1 to 100");
 
   key(
     simulate
@@ -57,7 +61,7 @@ export function defineSimulate(simulate: Command, finish: Finish): void {
   simulate
     .command("load")
     .usage(
-      "--count N [--rate R] [--tenants K] [--users M] [--courses C] [--duplicates 0.05] [--invalid 0.01] [--refunds 0] [--seed S]",
+      "--count N [--rate R] [--wait-replicas N] [--tenants K] [--users M] [--courses C] [--duplicates 0.05] [--invalid 0.01] [--refunds 0] [--seed S]",
     )
     .summary("publish a realistic mix of N events, with progress and a summary")
     .description(
@@ -74,6 +78,14 @@ export function defineSimulate(simulate: Command, finish: Finish): void {
 takes them, 500 per round trip. --seed fixes the mix and the trace_ids: the same seed publishes
 the same events again (all duplicates then).
 
+--wait-replicas N sends WAIT N after each round trip, on the node that holds the stream, as a
+producer should before it counts an event as sent: Redis replicates asynchronously, so what a
+master acknowledged but no replica holds is lost if that master fails over. The summary says how
+many events N replicas confirmed in time (WAIT's timeout: 1 s, at most REDIS_TIMEOUT_MS/2); the
+others are on the master alone. A round trip that failed (a lost connection, a failover) is
+sent again for up to 30 s with the same trace_ids: a payment that did arrive twice is skipped as
+a duplicate; an invalid entry that did is dead-lettered twice.
+
 Marked "simulated": true and signed with the first PAYCORE_SIGNING_SECRET when set, like
 \`simulate payment-succeeded\`. Shows a progress bar on a terminal, a line a second otherwise,
 and a summary at the end, with the enrollments a worker ends with (from an empty database);
@@ -81,6 +93,7 @@ Ctrl-C stops after the chunk in flight (exit 130). Refused when APP_ENV=producti
     )
     .option("--count <N>", "how many events (required)")
     .option("--rate <R>", "events a second (default: as fast as possible)")
+    .option("--wait-replicas <N>", "WAIT for N replicas after each round trip, 1 to 100")
     .option("--tenants <K>", "how many tenants (default 3)")
     .option("--users <M>", "users per tenant (default 50)")
     .option("--courses <C>", "how many courses, at most 999 (default 10)")

@@ -1,5 +1,5 @@
 import { loadConfig } from "../config/config.ts";
-import { redactUrl } from "../config/redact.ts";
+import { describeRedisTarget } from "../config/redis-topology.ts";
 import { EnrollmentForecast } from "../simulator/enrollment-forecast.ts";
 import {
   generateLoad,
@@ -10,6 +10,7 @@ import {
 import { type LoadSummary, publishLoad } from "../simulator/load-publisher.ts";
 import { formatDuration, ProgressDisplay, ratePerSecond } from "../simulator/progress.ts";
 import { openCommandRedis } from "./command-connections.ts";
+import { replicaWait } from "./replica-wait-option.ts";
 import { EXIT_INTERRUPTED, EXIT_OK, UsageError } from "./usage-error.ts";
 
 const MAX_COUNT = 100_000_000;
@@ -24,7 +25,11 @@ export interface LoadOptions {
   invalid?: string | undefined;
   refunds?: string | undefined;
   seed?: string | undefined;
+  waitReplicas?: string | undefined;
 }
+
+/** How long a round trip that failed is sent again before the run fails (a failover's time). */
+const RETRY_FOR_MS = 30_000;
 
 export async function simulateLoadCommand(values: LoadOptions): Promise<number> {
   if (values.count === undefined) throw new UsageError("simulate load: --count is required");
@@ -50,6 +55,7 @@ export async function simulateLoadCommand(values: LoadOptions): Promise<number> 
   }
 
   const config = loadConfig();
+  const waitReplicas = replicaWait(values.waitReplicas, config.redisTimeoutMs, "simulate load");
   if (config.appEnv === "production") {
     throw new UsageError("simulate is refused when APP_ENV=production");
   }
@@ -60,7 +66,7 @@ export async function simulateLoadCommand(values: LoadOptions): Promise<number> 
   try {
     const pace = rate === undefined ? "as fast as possible" : `at ${rate} events/s`;
     console.log(
-      `Publishing ${mix.count} events to ${config.eventStream} on ${redactUrl(config.redisUrl)}, ${pace} (seed ${mix.seed})`,
+      `Publishing ${mix.count} events to ${config.eventStream} on ${describeRedisTarget(config)}, ${pace} (seed ${mix.seed})`,
     );
     const progress = new ProgressDisplay({
       total: mix.count,
@@ -70,6 +76,8 @@ export async function simulateLoadCommand(values: LoadOptions): Promise<number> 
     });
     const forecast = new EnrollmentForecast();
     const summary = await publishLoad({
+      waitReplicas,
+      retryForMs: RETRY_FOR_MS,
       redis,
       stream: config.eventStream,
       entries: generateLoad({ ...mix, signingSecret: config.signingSecrets[0] }),
@@ -79,7 +87,7 @@ export async function simulateLoadCommand(values: LoadOptions): Promise<number> 
       forecast,
     });
     progress.finish(summary.published);
-    console.log(formatSummary(summary, config.eventStream, forecast));
+    console.log(formatSummary(summary, config.eventStream, forecast, waitReplicas?.replicas));
     return summary.interrupted ? EXIT_INTERRUPTED : EXIT_OK;
   } finally {
     process.off("SIGINT", onSigint);
@@ -91,6 +99,8 @@ export function formatSummary(
   summary: LoadSummary,
   stream: string,
   forecast?: EnrollmentForecast,
+  /** --wait-replicas: the summary then says how many events that many replicas confirmed. */
+  waitReplicas?: number,
 ): string {
   const rate = Math.round(ratePerSecond(summary.published, summary.elapsedMs));
   const kinds = INVALID_KINDS.filter((kind) => summary.invalidByKind[kind] !== undefined)
@@ -110,6 +120,16 @@ export function formatSummary(
     ),
     row("invalid", summary.invalid, kinds === "" ? "" : `(${kinds})`).trimEnd(),
     `A worker on ${stream} records ${summary.valid + summary.reversals} applied and ${summary.duplicates} duplicate, and dead-letters ${summary.invalid}.`,
+    ...(waitReplicas === undefined
+      ? []
+      : [
+          `Confirmed by ${waitReplicas} ${waitReplicas === 1 ? "replica" : "replicas"} (WAIT): ${summary.confirmed} of ${summary.published} events${summary.unconfirmed === 0 ? "" : `; ${summary.unconfirmed} not confirmed in time (a failover may lose them)`}.`,
+        ]),
+    ...(summary.resent === 0
+      ? []
+      : [
+          `Sent again after a failed round trip: ${summary.resent} events (same trace_ids: a payment that arrived twice is skipped as a duplicate, an invalid entry is dead-lettered twice).`,
+        ]),
     ...(forecast === undefined || summary.interrupted
       ? []
       : [
