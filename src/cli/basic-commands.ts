@@ -23,7 +23,18 @@ Configuration comes from the environment: \`coursepay config\` lists it.
 Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage, bad configuration or unsupported Redis,
 130 a second signal during shutdown.`,
     )
-    .action(async () => finish(await (await import("./serve.ts")).serveCommand()));
+    .action(async () => {
+      // A stop that comes while the worker's code is still loading (a few hundred ms, from
+      // source on a busy machine) ends the process cleanly: nothing is in hand yet. serve.ts
+      // replaces this with the worker's own shutdown as soon as it runs.
+      const stopWhileLoading = () => process.exit(EXIT_OK);
+      process.once("SIGINT", stopWhileLoading);
+      process.once("SIGTERM", stopWhileLoading);
+      const { serveCommand } = await import("./serve.ts");
+      process.off("SIGINT", stopWhileLoading);
+      process.off("SIGTERM", stopWhileLoading);
+      finish(await serveCommand());
+    });
 }
 
 export function defineMigrate(command: Command, finish: Finish): void {

@@ -318,6 +318,20 @@ describe.each(DATABASE_BACKENDS.map((backend) => [backend.name, backend] as cons
             { BATCH_SIZE: "20", DATABASE_AUTH_TOKEN: config.databaseAuthToken ?? "" },
           ),
         );
+        // All three consuming before the first entry, or one may drain everything alone.
+        await waitFor(
+          "the three workers to join the group",
+          async () => {
+            for (const { child, output } of workers) {
+              if (child.exitCode !== null) throw new Error(`a worker exited: ${output()}`);
+            }
+            const rows = (await redis
+              .xinfo("CONSUMERS", config.eventStream, config.consumerGroup)
+              .catch(() => [])) as unknown[];
+            return rows.length === 3;
+          },
+          30_000,
+        );
         const pipeline = redis.pipeline();
         for (let i = 0; i < 300; i++) {
           // Every tenth payment is published twice: a replay another worker may be handed.

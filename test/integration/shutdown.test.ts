@@ -69,6 +69,21 @@ describe("graceful shutdown", () => {
     }
   });
 
+  test("SIGTERM during start-up, before the consumer runs, exits 0", async () => {
+    const config = testConfig({ REDIS_URL: server.url });
+    // Redis answers nothing for a while, so start-up is still connecting when the signal comes.
+    await redis.client("PAUSE", 1_500, "ALL");
+    try {
+      const worker = spawnWorker(config, { LOG_LEVEL: "info" });
+      await waitFor("serve to start", () => worker.output().includes("Starting coursepay"));
+      worker.child.kill("SIGTERM");
+      expect(await worker.child.exited).toBe(0);
+      expect(worker.output()).not.toContain("Event consumer started");
+    } finally {
+      await redis.client("UNPAUSE");
+    }
+  });
+
   test("a second signal exits at once with 130", async () => {
     const { worker } = await startedWorker({ SHUTDOWN_TIMEOUT_MS: "10000" });
     await redis.client("PAUSE", 3_000, "ALL");
