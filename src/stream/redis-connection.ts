@@ -128,18 +128,33 @@ export function reconnectDelay(attempt: number): number {
 
 /**
  * Resolves once `redis` is ready (connecting it if it is not trying already), or as soon as
- * `signal` aborts. Never rejects: ioredis keeps reconnecting with its retry strategy.
+ * `signal` aborts. Never rejects: ioredis keeps reconnecting with its retry strategy, and a
+ * connection it gave up on (status "end": a connector that failed while opening, which its
+ * retry strategy never sees) is opened again here, as long as the signal has not aborted.
  */
 export function untilReady(redis: RedisClient, signal: AbortSignal): Promise<void> {
   if (redis.status === "ready" || signal.aborted) return Promise.resolve();
-  if (redis.status === "wait") redis.connect().catch(() => {});
+  const reopen = () => {
+    if (!signal.aborted && (redis.status === "wait" || redis.status === "end")) {
+      redis.connect().catch(() => {});
+    }
+  };
+  reopen();
   return new Promise((resolve) => {
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    const ended = () => {
+      clearTimeout(retry);
+      retry = setTimeout(reopen, MAX_RECONNECT_DELAY_MS);
+    };
     const done = () => {
+      clearTimeout(retry);
       redis.off("ready", done);
+      redis.off("end", ended);
       signal.removeEventListener("abort", done);
       resolve();
     };
     redis.on("ready", done);
+    redis.on("end", ended);
     signal.addEventListener("abort", done, { once: true });
   });
 }
