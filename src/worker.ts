@@ -1,6 +1,6 @@
-import type Redis from "ioredis";
 import type { Config } from "./config/config.ts";
 import { redactUrl } from "./config/redact.ts";
+import { describeRedisTarget } from "./config/redis-topology.ts";
 import { CoursePaymentSubscriber } from "./course/course-payment-subscriber.ts";
 import { MonetizationService } from "./course/monetization-service.ts";
 import {
@@ -17,7 +17,8 @@ import { COMMIT_STALL_MS, WorkerProgress } from "./observe/worker-progress.ts";
 import { type ConsumerObserver, EventConsumer } from "./stream/consumer.ts";
 import { warnIfConsumerNameShared } from "./stream/consumer-name-check.ts";
 import { fanOut } from "./stream/consumer-observers.ts";
-import { DeadLetterWriter, deadLetterStreamName } from "./stream/dead-letters.ts";
+import { DeadLetterWriter } from "./stream/dead-letters.ts";
+import type { RedisClient } from "./stream/redis-connection.ts";
 import {
   createRedis,
   ensureConsumerGroup,
@@ -83,9 +84,9 @@ export interface Worker {
   readonly database: Database | undefined;
   readonly consumer: EventConsumer | undefined;
   /** The Redis commands connection (health checks, metrics); undefined without a consumer. */
-  readonly redis: Redis | undefined;
+  readonly redis: RedisClient | undefined;
   /** The consumer's blocking-read connection; undefined without a consumer. */
-  readonly readConnection: Redis | undefined;
+  readonly readConnection: RedisClient | undefined;
   readonly progress: WorkerProgress;
   readonly phase: WorkerPhase;
   /** True while the consumer loop runs and is not stopping (readiness). */
@@ -110,7 +111,7 @@ export function createWorker(
     commitStallMs: COMMIT_STALL_MS,
   });
   const connection = (role: string, blockMs?: number) =>
-    createRedis(config.redisUrl, {
+    createRedis(config, {
       connectionName: `coursepay:${config.consumerName}${role}`,
       timeoutMs: config.redisTimeoutMs,
       blockMs,
@@ -178,7 +179,7 @@ export function createWorker(
     });
     consumer = new EventConsumer({
       reader,
-      deadLetters: new DeadLetterWriter(commands, deadLetterStreamName(config.eventStream)),
+      deadLetters: new DeadLetterWriter(commands, config.deadLetterStream),
       dispatcher: new Dispatcher(buildRegistry(logger), database, logger),
       logger,
       observer: fanOut(progress, observer),
@@ -200,7 +201,7 @@ export function createWorker(
         stream: config.eventStream,
         group: config.consumerGroup,
         consumer: config.consumerName,
-        redis: redactUrl(config.redisUrl),
+        redis: describeRedisTarget(config),
       },
       "✅ Event consumer started",
     );
@@ -270,7 +271,7 @@ export async function startWorker(
   return worker as StartedWorker;
 }
 
-async function quit(redis: Redis | undefined): Promise<void> {
+async function quit(redis: RedisClient | undefined): Promise<void> {
   if (redis === undefined) return;
   try {
     if (redis.status === "ready") await redis.quit();

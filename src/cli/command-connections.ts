@@ -3,11 +3,13 @@
  * Redis that does not answer is reported the same way by every command, in one line, with no
  * library stack trace (ioredis prints its errors itself unless someone listens).
  */
-import type Redis from "ioredis";
+
 import type { Config } from "../config/config.ts";
 import { redactUrl } from "../config/redact.ts";
+import { describeRedisTarget } from "../config/redis-topology.ts";
 import { describeDatabaseError } from "../db/database-errors.ts";
 import { errorMessage, withTimeout } from "../observe/stream-status.ts";
+import type { RedisClient } from "../stream/redis-connection.ts";
 import { createRedis } from "../stream/redis-connection.ts";
 import { classifyRedisError, redisErrorMessage } from "../stream/redis-errors.ts";
 
@@ -16,8 +18,8 @@ export class UnreachableError extends Error {
   override readonly name = "UnreachableError";
 }
 
-export async function openCommandRedis(config: Config, name: string): Promise<Redis> {
-  const redis = createRedis(config.redisUrl, {
+export async function openCommandRedis(config: Config, name: string): Promise<RedisClient> {
+  const redis = createRedis(config, {
     connectionName: `coursepay-${name}`,
     timeoutMs: config.redisTimeoutMs,
     maxRetriesPerRequest: 1,
@@ -39,7 +41,7 @@ export async function openCommandRedis(config: Config, name: string): Promise<Re
 export async function withCommandRedis<T>(
   config: Config,
   name: string,
-  run: (redis: Redis) => Promise<T>,
+  run: (redis: RedisClient) => Promise<T>,
 ): Promise<T> {
   const redis = await openCommandRedis(config, name);
   try {
@@ -55,7 +57,7 @@ export async function withCommandRedis<T>(
 
 export function redisUnreachable(config: Config, error: unknown): UnreachableError {
   const reason = error instanceof Error ? redisErrorMessage(error) : errorMessage(error);
-  return new UnreachableError(`Redis at ${redactUrl(config.redisUrl)} is unreachable: ${reason}`);
+  return new UnreachableError(`Redis at ${describeRedisTarget(config)} is unreachable: ${reason}`);
 }
 
 /** The database of a command did not answer: the same one line for every command. */

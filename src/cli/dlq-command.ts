@@ -5,7 +5,8 @@
 import type { Command } from "commander";
 import type { Finish } from "./program.ts";
 
-const WHERE = "Works on the dead-letter stream <EVENT_STREAM>.dlq on REDIS_URL.";
+const WHERE = `Works on the dead-letter stream <EVENT_STREAM>.dlq, or {<EVENT_STREAM>}.dlq on a cluster
+(REDIS_CLUSTER_NODES: the hash tag keeps it in the stream's slot), on the configured Redis.`;
 const IDS = `<id> is a dead-letter entry id as \`dlq list\` shows it (<ms>-<seq>). When any id is not in
 the dead-letter stream, nothing is done.`;
 const EXIT_CODES =
@@ -16,8 +17,8 @@ export const DLQ_SUMMARY = "inspect, replay or delete the dead letters in <EVENT
 export function defineDlq(dlq: Command, finish: Finish): void {
   dlq
     .description(
-      `Inspects, replays or deletes the dead letters in <EVENT_STREAM>.dlq on REDIS_URL: \`coursepay
-dlq <command> --help\` for one command.`,
+      `Inspects, replays or deletes the dead letters in <EVENT_STREAM>.dlq ({<EVENT_STREAM>}.dlq on a
+cluster) on the configured Redis: \`coursepay dlq <command> --help\` for one command.`,
     )
     .addHelpText("after", `\n${EXIT_CODES}`);
   const dead = () => import("./dlq.ts");

@@ -279,6 +279,8 @@ function plural(count: number): string {
 async function withStore(run: (store: DeadLetterStore) => Promise<number>): Promise<number> {
   const config = loadConfig();
   return withCommandRedis(config, "dlq", (redis) =>
-    run(new DeadLetterStore(redis, config.eventStream)),
+    run(
+      new DeadLetterStore(redis, config.eventStream, { deadLetterStream: config.deadLetterStream }),
+    ),
   );
 }

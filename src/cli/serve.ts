@@ -110,6 +110,7 @@ function startHttpEndpoints(
 ) {
   const metrics = new WorkerMetrics({
     stream: config.eventStream,
+    deadLetterStream: config.deadLetterStream,
     group: config.consumerGroup,
     redis: () => worker()?.redis,
     database: () => worker()?.database,

@@ -1,5 +1,5 @@
 import { loadConfig } from "../config/config.ts";
-import { redactUrl } from "../config/redact.ts";
+import { describeRedisTarget } from "../config/redis-topology.ts";
 import { EnrollmentForecast } from "../simulator/enrollment-forecast.ts";
 import {
   generateLoad,
@@ -60,7 +60,7 @@ export async function simulateLoadCommand(values: LoadOptions): Promise<number> 
   try {
     const pace = rate === undefined ? "as fast as possible" : `at ${rate} events/s`;
     console.log(
-      `Publishing ${mix.count} events to ${config.eventStream} on ${redactUrl(config.redisUrl)}, ${pace} (seed ${mix.seed})`,
+      `Publishing ${mix.count} events to ${config.eventStream} on ${describeRedisTarget(config)}, ${pace} (seed ${mix.seed})`,
     );
     const progress = new ProgressDisplay({
       total: mix.count,

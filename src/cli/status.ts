@@ -2,7 +2,14 @@ import { existsSync } from "node:fs";
 import { type Client, createClient } from "@libsql/client";
 import { type Config, loadConfig } from "../config/config.ts";
 import { redactUrl } from "../config/redact.ts";
+import { describeRedisTarget } from "../config/redis-topology.ts";
 import { timedFetch } from "../db/remote-fetch.ts";
+import {
+  formatTopologyStatus,
+  readTopologyStatus,
+  type TopologyStatus,
+  topologyStatusJson,
+} from "../observe/redis-topology-status.ts";
 import {
   type DatabaseStatus,
   errorMessage,
@@ -23,9 +30,19 @@ const TIMEOUT_MS = 3_000;
 
 export async function statusCommand(values: { json?: boolean | undefined }): Promise<number> {
   const config = loadConfig();
-  const stream = await withCommandRedis(config, "status", async (redis) => {
+  const { stream, topology } = await withCommandRedis(config, "status", async (redis) => {
     await withTimeout(checkRedisVersion(redis), TIMEOUT_MS, "Redis INFO");
-    return withTimeout(readStreamStatus(redis, config.eventStream), TIMEOUT_MS, "Redis XINFO");
+    const topology = await withTimeout(
+      readTopologyStatus(redis, config),
+      TIMEOUT_MS,
+      "Redis ROLE / CLUSTER SLOTS",
+    );
+    const stream = await withTimeout(
+      readStreamStatus(redis, config.eventStream, { deadLetterStream: config.deadLetterStream }),
+      TIMEOUT_MS,
+      "Redis XINFO",
+    );
+    return { stream, topology };
   });
   if (!stream.groups.some((group) => group.name === config.consumerGroup)) {
     console.error(`coursepay: ${missingGroup(config, stream)}`);
@@ -36,11 +53,11 @@ export async function statusCommand(values: { json?: boolean | undefined }): Pro
   console.log(
     values.json
       ? JSON.stringify(
-          { ...toJson(config, stream, database, now), worker: workerJson(worker) },
+          { ...toJson(config, topology, stream, database, now), worker: workerJson(worker) },
           null,
           2,
         )
-      : [formatStatus(config, stream, database, now), ...formatWorker(worker)].join("\n"),
+      : [formatStatus(config, topology, stream, database, now), ...formatWorker(worker)].join("\n"),
   );
   return EXIT_OK;
 }
@@ -85,11 +102,18 @@ function databaseName(config: Config): string {
 
 // --- output -----------------------------------------------------------------------------------
 
-function toJson(config: Config, stream: StreamStatus, database: DatabaseStatus, now: number) {
+function toJson(
+  config: Config,
+  topology: TopologyStatus,
+  stream: StreamStatus,
+  database: DatabaseStatus,
+  now: number,
+) {
   const last = database.lastProcessed;
   return {
     checked_at: new Date(now).toISOString(),
-    redis: redactUrl(config.redisUrl),
+    redis: describeRedisTarget(config),
+    redis_topology: topologyStatusJson(topology),
     stream: {
       name: stream.stream,
       exists: stream.exists,
@@ -135,12 +159,14 @@ function toJson(config: Config, stream: StreamStatus, database: DatabaseStatus, 
 
 function formatStatus(
   config: Config,
+  topology: TopologyStatus,
   stream: StreamStatus,
   database: DatabaseStatus,
   now: number,
 ): string {
   const lines = [
-    `Stream     ${stream.stream} on ${redactUrl(config.redisUrl)}`,
+    `Redis      ${formatTopologyStatus(topology)}`,
+    `Stream     ${stream.stream} on ${describeRedisTarget(config)}`,
     `  length        ${stream.length}`,
     `  dead letters  ${stream.deadLetters} in ${stream.deadLetterStream}`,
     "",

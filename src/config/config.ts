@@ -4,6 +4,13 @@
  */
 import * as v from "valibot";
 import { redactUrl } from "./redact.ts";
+import {
+  deadLetterStreamName,
+  type RedisTopology,
+  redisTopologyOf,
+  type TopologyInput,
+  topologyIssues,
+} from "./redis-topology.ts";
 import { isBarePath, suggestedFileUrl, WHOLE_MESSAGE } from "./setting-schemas.ts";
 import {
   type APP_ENVS,
@@ -61,7 +68,15 @@ type MappedFields = UnionToIntersection<
  * The configuration, derived from the settings table: `REDIS_URL` is `redisUrl`, … (see
  * settings.ts for what each accepts and its default).
  */
-export type Config = Readonly<PlainFields & MappedFields>;
+export type Config = Readonly<PlainFields & MappedFields & DerivedFields>;
+
+/** Fields computed from several settings at once (after the table's own). */
+interface DerivedFields {
+  /** Standalone, Sentinel or cluster, from REDIS_SENTINELS, REDIS_SENTINEL_MASTER, … */
+  redisTopology: RedisTopology;
+  /** Where dead letters go: `<stream>.dlq`, in a cluster `{<stream>}.dlq` (redis-topology.ts). */
+  deadLetterStream: string;
+}
 
 export interface ConfigIssue {
   variable: string;
@@ -173,7 +188,12 @@ export function settingInputs(env: Record<string, string | undefined>): Record<s
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const input = settingInputs(env);
   const result = v.safeParse(EnvSchema, input);
-  if (!result.success) throw new ConfigError(toConfigIssues(result.issues, input));
+  // Checked on the text as set, so a contradiction is reported with every other bad variable.
+  const contradictions = topologyIssues(input as TopologyInput);
+  if (!result.success || contradictions.length > 0) {
+    const issues = result.success ? [] : toConfigIssues(result.issues, input);
+    throw new ConfigError(withContradictions(issues, contradictions));
+  }
   const parsed = result.output as Record<string, unknown>;
   const config: Record<string, unknown> = {};
   for (const variable of SETTING_NAMES) {
@@ -184,7 +204,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       entry.toConfig ? entry.toConfig(value as never) : { [configKey(variable)]: value },
     );
   }
+  const redisTopology = redisTopologyOf(input as TopologyInput);
+  config.redisTopology = redisTopology;
+  config.deadLetterStream = deadLetterStreamName(String(parsed.EVENT_STREAM), redisTopology);
   return Object.freeze(config) as Config;
+}
+
+/** Adds the contradictions of variables not already reported, in the order variables are listed. */
+function withContradictions(issues: ConfigIssue[], contradictions: ConfigIssue[]): ConfigIssue[] {
+  const reported = new Set(issues.map((issue) => issue.variable));
+  const all = [...issues, ...contradictions.filter((issue) => !reported.has(issue.variable))];
+  const rank = (variable: string) => {
+    const index = VARIABLES.indexOf(variable);
+    return index === -1 ? VARIABLES.length : index;
+  };
+  return all.sort((a, b) => rank(a.variable) - rank(b.variable));
 }
 
 /** One issue per variable (the first rule it broke), in the order the variables are listed. */

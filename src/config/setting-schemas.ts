@@ -5,6 +5,7 @@
 import path from "node:path";
 import * as v from "valibot";
 import { BOOLEAN_WORDS } from "../contract/boolean-words.ts";
+import { parseAddressList } from "./redis-topology.ts";
 import { parseSigningSecrets, SIGNING_SECRET_SYNTAX } from "./signing-secrets.ts";
 
 type Expectation = string;
@@ -73,6 +74,23 @@ export function redisUrl(): v.GenericSchema<string, string> {
       hasRedisDatabase,
       "a redis:// or rediss:// URL whose path is empty or a database number (/0, /1, …)",
     ),
+  );
+}
+
+/**
+ * `host:port,host:port,…` (a missing port is `defaultPort`): kept as the text it is, so it is
+ * shown as set; loadConfig turns the lists into the Redis topology (redis-topology.ts).
+ */
+export function addressList(defaultPort: number): v.GenericSchema<string, string> {
+  const expects = `a comma-separated list of host:port (port ${defaultPort} when left out)`;
+  return v.pipe(
+    v.string(expects),
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (!dataset.typed) return;
+      const parsed = parseAddressList(dataset.value, defaultPort);
+      if (!parsed.ok)
+        addIssue({ message: `${WHOLE_MESSAGE}expected ${expects}, got ${parsed.problem}` });
+    }),
   );
 }
 

@@ -7,7 +7,9 @@
  */
 import os from "node:os";
 import * as v from "valibot";
+import { DEFAULT_CLUSTER_PORT, DEFAULT_SENTINEL_PORT } from "./redis-topology.ts";
 import {
+  addressList,
   anyString,
   boolean,
   type Database,
@@ -61,7 +63,32 @@ export const SETTINGS = {
     schema: v.optional(redisUrl(), "redis://127.0.0.1:6379"),
     exposure: "url",
     accepts:
-      "`redis://` or `rediss://` URL; its path is the database number: empty or `/` for 0, else `/N` with N a non-negative integer (`/abc`, `/-1`, `/1/2` are refused); Redis ≥ 7.0 (checked at start)",
+      "`redis://` or `rediss://` URL; its path is the database number: empty or `/` for 0, else `/N` with N a non-negative integer (`/abc`, `/-1`, `/1/2` are refused); Redis ≥ 7.0 (checked at start). With `REDIS_SENTINELS` or `REDIS_CLUSTER_NODES` its host and port are not used: it supplies only the user, the password, the database (not in a cluster: database 0 only) and TLS (`rediss://`), and may be left unset",
+  },
+  // The topology (redis-topology.ts): none of these four is a Config field of its own;
+  // loadConfig checks them together and derives `redisTopology` from them.
+  REDIS_SENTINELS: {
+    schema: v.optional(addressList(DEFAULT_SENTINEL_PORT)),
+    toConfig: () => ({}),
+    accepts: `comma-separated sentinel addresses \`host:port\` (port ${DEFAULT_SENTINEL_PORT} when left out; \`[::1]:${DEFAULT_SENTINEL_PORT}\` for IPv6); with \`REDIS_SENTINEL_MASTER\`, coursepay asks them for the master, follows a failover and never writes to a replica (see Redis topologies). Not with \`REDIS_CLUSTER_NODES\``,
+  },
+  REDIS_SENTINEL_MASTER: {
+    schema: v.optional(name()),
+    toConfig: () => ({}),
+    accepts:
+      "the master's name as the sentinels know it (`sentinel monitor <name> …`); required with `REDIS_SENTINELS`, refused without it",
+  },
+  REDIS_SENTINEL_PASSWORD: {
+    schema: v.optional(anyString()),
+    exposure: "secret",
+    toConfig: () => ({}),
+    accepts:
+      "the sentinels' own password (`requirepass` in sentinel.conf), when they have one; the master's comes from `REDIS_URL`. Refused without `REDIS_SENTINELS`",
+  },
+  REDIS_CLUSTER_NODES: {
+    schema: v.optional(addressList(DEFAULT_CLUSTER_PORT)),
+    toConfig: () => ({}),
+    accepts: `comma-separated seed nodes \`host:port\` of a Redis Cluster (port ${DEFAULT_CLUSTER_PORT} when left out), one is enough, more survive one being down; coursepay speaks the cluster protocol and follows failovers and resharding. The dead-letter stream is then \`{<stream>}.dlq\` (see Redis topologies). Not with \`REDIS_SENTINELS\``,
   },
   REDIS_TIMEOUT_MS: {
     schema: v.optional(integer(100, 600_000), "5000"),
@@ -97,7 +124,8 @@ export const SETTINGS = {
   },
   EVENT_STREAM: {
     schema: v.optional(name(), "brain.events.paycore"),
-    accepts: "stream name; dead letters go to `<stream>.dlq`",
+    accepts:
+      "stream name; dead letters go to `<stream>.dlq`, or in a cluster (`REDIS_CLUSTER_NODES`) to `{<stream>}.dlq`, in the stream's slot",
   },
   CONSUMER_GROUP: {
     schema: v.optional(name(), "course_factory"),

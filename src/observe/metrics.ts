@@ -3,12 +3,13 @@
  * tests and embedders can make several). Event counters and histograms are fed by the consumer
  * through `batchSettled`; the stream gauges are read from Redis when scraped.
  */
-import type Redis from "ioredis";
+
 import { Counter, Gauge, Registry } from "prom-client";
 import type { Database } from "../db/database.ts";
 import type { EntryResult } from "../dispatch/dispatcher.ts";
 import type { ConsumerObserver } from "../stream/consumer.ts";
 import type { DeadLetter } from "../stream/dead-letters.ts";
+import type { RedisClient } from "../stream/redis-connection.ts";
 import { EventMetrics } from "./event-metrics.ts";
 import { registerRuntimeMetrics } from "./runtime-metrics.ts";
 import {
@@ -25,9 +26,11 @@ export { NO_SUBSCRIBER, UNKNOWN_EVENT_TYPE } from "./event-metrics.ts";
 
 export interface MetricsSources {
   stream: string;
+  /** Default `<stream>.dlq`; Config.deadLetterStream (`{<stream>}.dlq` in a cluster). */
+  deadLetterStream?: string;
   group: string;
   /** The worker's commands connection; undefined before start-up or with the consumer disabled. */
-  redis(): Redis | undefined;
+  redis(): RedisClient | undefined;
   database(): Database | undefined;
   /** What the consumer achieves (last read, last commit); undefined before start-up. */
   progress?(): WorkerProgress | undefined;
@@ -209,12 +212,12 @@ export class WorkerMetrics implements ConsumerObserver {
   }
 
   /** The stream's figures and the group's, or null when Redis did not answer in time. */
-  async #readStream(redis: Redis, timeoutMs: number): Promise<StreamStatus | null> {
+  async #readStream(redis: RedisClient, timeoutMs: number): Promise<StreamStatus | null> {
     // The worker's connection retries for ever: a command sent while it is down would queue.
     if (redis.status !== "ready") return null;
-    const { stream, group } = this.#sources;
+    const { stream, group, deadLetterStream } = this.#sources;
     return withTimeout(
-      readStreamStatus(redis, stream, { onlyGroup: group, consumers: false }),
+      readStreamStatus(redis, stream, { onlyGroup: group, consumers: false, deadLetterStream }),
       timeoutMs,
       "reading the stream",
     ).catch(() => null);

@@ -4,8 +4,8 @@
  * by `coursepay status` and the scrape-time gauges of /metrics. Read-only: nothing here writes.
  */
 import type { Client } from "@libsql/client";
-import type Redis from "ioredis";
-import { deadLetterStreamName } from "../stream/dead-letters.ts";
+import { deadLetterStreamName } from "../config/redis-topology.ts";
+import type { RedisClient } from "../stream/redis-connection.ts";
 
 export interface ConsumerStatus {
   name: string;
@@ -53,6 +53,8 @@ export interface StreamStatus {
 }
 
 export interface StreamStatusOptions {
+  /** Default `<stream>.dlq`; Config.deadLetterStream (`{<stream>}.dlq` in a cluster). */
+  deadLetterStream?: string | undefined;
   /** Read only this group's details (the other groups are left out). */
   onlyGroup?: string;
   /** Read each group's consumers (one more round trip's worth of XINFO CONSUMERS); default true. */
@@ -61,11 +63,12 @@ export interface StreamStatusOptions {
 
 /** Two round trips: lengths and groups, then each group's oldest pending entry and consumers. */
 export async function readStreamStatus(
-  redis: Redis,
+  redis: RedisClient,
   stream: string,
   options: StreamStatusOptions = {},
 ): Promise<StreamStatus> {
-  const deadLetterStream = deadLetterStreamName(stream);
+  // In a cluster it shares the stream's slot, so this pipeline goes to one node.
+  const deadLetterStream = options.deadLetterStream ?? deadLetterStreamName(stream);
   const [length, deadLetters, groupsReply] = await runPipeline(
     redis.pipeline().xlen(stream).xlen(deadLetterStream).xinfo("GROUPS", stream),
     // XINFO GROUPS on a missing key is an error; that is "no groups", not a failure.
@@ -170,7 +173,10 @@ export async function readDatabaseStatus(client: Client): Promise<DatabaseStatus
 }
 
 /** Undefined when Redis answers PING in time, else why not. Never queues behind a dead link. */
-export async function checkRedis(redis: Redis, timeoutMs: number): Promise<string | undefined> {
+export async function checkRedis(
+  redis: RedisClient,
+  timeoutMs: number,
+): Promise<string | undefined> {
   // The worker's connection retries for ever; a command sent while it is down would wait.
   if (redis.status !== "ready") return `Redis connection is ${connectionState(redis.status)}`;
   try {
@@ -230,7 +236,7 @@ export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-type Pipeline = ReturnType<Redis["pipeline"]>;
+type Pipeline = ReturnType<RedisClient["pipeline"]>;
 
 /** The replies of a pipeline; the first error throws unless `tolerate` maps it to a reply. */
 async function runPipeline(

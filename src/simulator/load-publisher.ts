@@ -3,12 +3,12 @@
  * round trip each), or paced at a rate (each entry sent once its time has come, the ones due
  * together in one pipeline), and counts what went out by kind.
  */
-import type Redis from "ioredis";
+import type { RedisClient } from "../stream/redis-connection.ts";
 import type { EnrollmentForecast } from "./enrollment-forecast.ts";
 import type { InvalidKind, LoadEntry } from "./load-generator.ts";
 
 export interface PublishLoadOptions {
-  redis: Redis;
+  redis: RedisClient;
   stream: string;
   entries: Iterable<LoadEntry>;
   /** Entries per second; as fast as possible when undefined. */
@@ -92,7 +92,11 @@ export async function publishLoad(options: PublishLoadOptions): Promise<LoadSumm
   return summary;
 }
 
-async function send(redis: Redis, stream: string, chunk: readonly LoadEntry[]): Promise<void> {
+async function send(
+  redis: RedisClient,
+  stream: string,
+  chunk: readonly LoadEntry[],
+): Promise<void> {
   const pipeline = redis.pipeline();
   for (const entry of chunk) pipeline.xadd(stream, "*", ...entry.fields);
   const results = (await pipeline.exec()) ?? [];

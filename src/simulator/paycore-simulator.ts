@@ -1,4 +1,3 @@
-import type Redis from "ioredis";
 import { loadConfig } from "../config/config.ts";
 import {
   PAYMENT_CHARGED_BACK,
@@ -6,6 +5,7 @@ import {
   PAYMENT_SUCCEEDED,
 } from "../contract/event-schema.ts";
 import { signData } from "../contract/signature.ts";
+import type { RedisClient } from "../stream/redis-connection.ts";
 import { createRedis } from "../stream/redis-connection.ts";
 
 export interface PaymentSucceededInput {
@@ -39,7 +39,7 @@ export function newTraceId(): string {
  */
 export class PaycoreSimulator {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly stream: string,
     /** Signs like PayCore when set: the first PAYCORE_SIGNING_SECRET, the current key. */
     private readonly signingSecret?: string,
@@ -102,7 +102,7 @@ let shared: PaycoreSimulator | undefined;
 export function getPaycoreSimulator(): PaycoreSimulator {
   if (shared === undefined) {
     const config = loadConfig();
-    const redis = createRedis(config.redisUrl, {
+    const redis = createRedis(config, {
       connectionName: "coursepay-simulator",
       timeoutMs: config.redisTimeoutMs,
       maxRetriesPerRequest: 3,

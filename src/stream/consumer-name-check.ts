@@ -4,12 +4,13 @@
  * in Redis forbids it, so at start the worker looks for a consumer of its name that was active
  * recently and warns.
  */
-import type Redis from "ioredis";
+
 import type { Logger } from "../observe/logger.ts";
+import type { RedisClient } from "./redis-connection.ts";
 
 /** The idle time of a consumer of this name in the group, or undefined when there is none. */
 export async function consumerIdleMs(
-  redis: Redis,
+  redis: RedisClient,
   stream: string,
   group: string,
   consumer: string,
@@ -28,7 +29,7 @@ export async function consumerIdleMs(
  * appears to use it (or this one restarted at once after a crash, which the warning says too).
  */
 export async function warnIfConsumerNameShared(
-  redis: Redis,
+  redis: RedisClient,
   options: { stream: string; group: string; consumer: string; claimIdleMs: number },
   logger: Logger,
 ): Promise<boolean> {

@@ -1,11 +1,12 @@
 /**
- * Operations on the dead-letter stream `<stream>.dlq`: read it, put dead letters back on the main
+ * Operations on the dead-letter stream (`<stream>.dlq`, `{<stream>}.dlq` in a cluster): read it, put dead letters back on the main
  * stream exactly as they arrived (replay) and remove them (purge). No printing: `src/cli/dlq.ts`
  * turns the results into output.
  */
-import type Redis from "ioredis";
+
 import * as v from "valibot";
 import { deadLetterStreamName } from "./dead-letters.ts";
+import type { RedisClient } from "./redis-connection.ts";
 import { redisErrorMessage } from "./redis-errors.ts";
 
 /** One entry of the dead-letter stream, as read back. */
@@ -68,6 +69,11 @@ export interface PurgeResult {
 
 export interface DeadLetterStoreOptions {
   /**
+   * The dead-letter stream; Config.deadLetterStream (`{<stream>}.dlq` in a cluster).
+   * @defaultValue `<stream>.dlq`
+   */
+  deadLetterStream?: string | undefined;
+  /**
    * Entries read per XRANGE by replayAll and purgeAll.
    * @defaultValue 500
    */
@@ -78,7 +84,8 @@ export interface DeadLetterStoreOptions {
  * KEYS[1] dead-letter stream, KEYS[2] stream; ARGV[1] the dead letter's id, then its original
  * fields. XADDs them only while the dead letter is still there, then deletes it: one script, so
  * a call resent after a lost reply finds it gone and puts nothing on the stream twice. A failing
- * XADD stops before the XDEL, so the dead letter stays. Reply: the new entry id, or nil.
+ * XADD stops before the XDEL, so the dead letter stays. Reply: the new entry id, or nil. In a
+ * cluster both keys share a slot (the dead-letter stream's hash tag), as one script needs.
  */
 const REPLAY_SCRIPT = `
 if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return false end
@@ -99,12 +106,12 @@ export class DeadLetterStore {
   readonly #pageSize: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     /** The main stream (EVENT_STREAM) replays go to. */
     readonly stream: string,
     options: DeadLetterStoreOptions = {},
   ) {
-    this.deadLetterStream = deadLetterStreamName(stream);
+    this.deadLetterStream = options.deadLetterStream ?? deadLetterStreamName(stream);
     this.#pageSize = options.pageSize ?? 500;
   }
 

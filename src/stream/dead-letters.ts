@@ -1,8 +1,8 @@
 import { isUtf8 } from "node:buffer";
-import type Redis from "ioredis";
 import type { DeadLetterReason } from "../contract/decode.ts";
 import type { EntryResult } from "../dispatch/dispatcher.ts";
 import { type Oversized, prefixOf, sha256OfFields } from "./oversized-entry.ts";
+import type { RedisClient } from "./redis-connection.ts";
 import type { StreamEntry } from "./stream-reader.ts";
 import { withScripts } from "./stream-scripts.ts";
 
@@ -28,9 +28,8 @@ export interface DeadLetter {
   eventType?: string | undefined;
 }
 
-export function deadLetterStreamName(stream: string): string {
-  return `${stream}.dlq`;
-}
+/** `<stream>.dlq`, or `{<stream>}.dlq` in a cluster (see redis-topology.ts). */
+export { deadLetterStreamName } from "../config/redis-topology.ts";
 
 /**
  * The dead letter for an entry the dispatcher rejected, or whose retries ran out
@@ -72,10 +71,10 @@ export function deadLetterFor(
   };
 }
 
-/** Writes dead letters to `<stream>.dlq`, confirmed by Redis before the entries are ACKed. */
+/** Writes dead letters to the dead-letter stream (Config.deadLetterStream), confirmed by Redis before the entries are ACKed. */
 export class DeadLetterWriter {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly streamName: string,
     private readonly clock: () => number = Date.now,
   ) {}

@@ -1,4 +1,18 @@
-import Redis, { type RedisOptions } from "ioredis";
+import Redis, { type Cluster, type RedisOptions } from "ioredis";
+import type { RedisTopology } from "../config/redis-topology.ts";
+import { clusterClient, sentinelOptions } from "./redis-topology-clients.ts";
+
+/**
+ * A connection to whichever Redis the settings name: one server or a master found through
+ * Sentinel (both a `Redis`), or a cluster (`Cluster`, which routes each key to its node).
+ */
+export type RedisClient = Redis | Cluster;
+
+/** What createRedis connects to: REDIS_URL and the topology (Config has both). */
+export interface RedisTarget {
+  redisUrl: string;
+  redisTopology: RedisTopology;
+}
 
 /** XAUTOCLAIM's deleted-entries reply and the consumer-group behaviour we rely on came in 7.0. */
 export const MINIMUM_REDIS_VERSION = "7.0.0";
@@ -38,31 +52,67 @@ const KEEPALIVE_DELAY_MS = 10_000;
 /** Reconnect attempts back off to this: a path that comes back is used within a second. */
 const MAX_RECONNECT_DELAY_MS = 1_000;
 
-export function createRedis(url: string, options: RedisConnectionOptions): Redis {
+/**
+ * The one connection factory: every command that needs Redis (serve, status, dlq, simulate)
+ * comes through here. A URL alone is a standalone server (tests, benchmarks).
+ * - standalone: REDIS_URL as it is;
+ * - Sentinel: the master the sentinels name, found again after a failover; REDIS_URL gives
+ *   only user, password, db and TLS;
+ * - cluster: ioredis' cluster client over the seed nodes; REDIS_URL gives user, password, TLS.
+ * The same timeouts, keepalive and fail-fast behaviour in all three.
+ */
+export function createRedis(url: string, options: RedisConnectionOptions): Redis;
+export function createRedis(target: RedisTarget, options: RedisConnectionOptions): RedisClient;
+export function createRedis(
+  target: RedisTarget | string,
+  options: RedisConnectionOptions,
+): RedisClient {
+  const { redisUrl, redisTopology } =
+    typeof target === "string"
+      ? { redisUrl: target, redisTopology: { kind: "standalone" } as const }
+      : target;
+  const common = connectionOptions(options);
+  const fromUrl = redisOptionsFromUrl(redisUrl);
+  switch (redisTopology.kind) {
+    case "standalone":
+      return new Redis({ ...fromUrl, ...common });
+    case "sentinel":
+      return new Redis({ ...sentinelOptions(redisTopology, fromUrl, common), ...common });
+    case "cluster":
+      return clusterClient(redisTopology, fromUrl, common, options);
+  }
+}
+
+/** The options every connection gets, whatever the topology (for a cluster: each node's). */
+function connectionOptions(options: RedisConnectionOptions): RedisOptions {
   const timeoutMs = options.timeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
   const answerWithinMs = timeoutMs + (options.blockMs ?? 0);
   const retries: RedisOptions = options.failFast
     ? { enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false }
     : { maxRetriesPerRequest: options.maxRetriesPerRequest ?? null };
-  return new Redis({
-    ...redisOptionsFromUrl(url),
+  return {
     ...retries,
     connectionName: options.connectionName,
     connectTimeout: timeoutMs,
     commandTimeout: answerWithinMs,
     socketTimeout: answerWithinMs,
     keepAlive: KEEPALIVE_DELAY_MS,
-    retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
+    retryStrategy: reconnectDelay,
     lazyConnect: true,
     enableReadyCheck: true,
-  });
+  };
+}
+
+/** Reconnect attempts back off to MAX_RECONNECT_DELAY_MS. */
+export function reconnectDelay(attempt: number): number {
+  return Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS);
 }
 
 /**
  * Resolves once `redis` is ready (connecting it if it is not trying already), or as soon as
  * `signal` aborts. Never rejects: ioredis keeps reconnecting with its retry strategy.
  */
-export function untilReady(redis: Redis, signal: AbortSignal): Promise<void> {
+export function untilReady(redis: RedisClient, signal: AbortSignal): Promise<void> {
   if (redis.status === "ready" || signal.aborted) return Promise.resolve();
   if (redis.status === "wait") redis.connect().catch(() => {});
   return new Promise((resolve) => {
@@ -94,8 +144,11 @@ export function redisOptionsFromUrl(url: string): RedisOptions {
   return options;
 }
 
-/** Reads the server version and refuses anything older than MINIMUM_REDIS_VERSION. */
-export async function checkRedisVersion(redis: Redis): Promise<string> {
+/**
+ * Reads the server version and refuses anything older than MINIMUM_REDIS_VERSION (in a
+ * cluster: of the node INFO reaches; its nodes run one version outside an upgrade).
+ */
+export async function checkRedisVersion(redis: RedisClient): Promise<string> {
   const info = await redis.info("server");
   const version = /^redis_version:(\S+)/m.exec(info)?.[1];
   if (version === undefined) {
@@ -121,7 +174,7 @@ export function compareVersions(a: string, b: string): number {
 
 /** Creates the consumer group (and the stream) if missing; true when it was created. */
 export async function ensureConsumerGroup(
-  redis: Redis,
+  redis: RedisClient,
   stream: string,
   group: string,
   startId: string,
@@ -137,7 +190,7 @@ export async function ensureConsumerGroup(
 
 /** Logs a lost connection once (not once per reconnect attempt) and its return. */
 export function reportConnectionState(
-  redis: Redis,
+  redis: RedisClient,
   logger: { error(obj: object, msg: string): void; info(obj: object, msg: string): void },
   label: string,
 ): void {

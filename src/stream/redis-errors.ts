@@ -5,7 +5,9 @@
  *   re-read this consumer's pending entries (a lost reply may have delivered some).
  * - `nogroup`: the stream or the group is gone; recreate the group.
  * - `transient`: Redis answered with an error that waiting cures (loading, a failover, busy
- *   with a script, out of memory); retry with backoff.
+ *   with a script, out of memory; a replica refusing a write with READONLY; a cluster's MOVED,
+ *   ASK, TRYAGAIN or CLUSTERDOWN that outlived the client's own redirects); retry with backoff.
+ *   Never a dead letter, never the end of the worker.
  * - `persistent`: an error reply that waiting will not cure (WRONGTYPE, a script error, a
  *   refused command); log it with the entries concerned and move on without them.
  */
@@ -36,12 +38,22 @@ const CONNECTION_MESSAGES = [
   "Stream isn't writeable and enableOfflineQueue options is false",
   "Command aborted due to connection close",
   "Socket timeout",
+  // The cluster client's: no node to send to, or a failover/resharding that outlasted its
+  // retries (TRYAGAIN, CLUSTERDOWN, MOVED or a vanished node, maxRedirections times).
+  "Cluster isn't ready and enableOfflineQueue options is false",
+  "Too many Cluster redirections",
+  "Failed to refresh slots cache",
+  "None of startup nodes is available",
+  "Cluster is disconnected",
+  "Cluster is disconnecting",
+  "Cluster is ended",
 ];
 
 const CONNECTION_ERROR_NAMES = new Set([
   "AbortError",
   "MaxRetriesPerRequestError",
   "InterruptError",
+  "ClusterAllFailedError",
 ]);
 
 export function classifyRedisError(error: unknown): RedisErrorKind {
@@ -74,6 +86,10 @@ export function describeRedisFailure(error: unknown): string {
     if (error.name === "MaxRetriesPerRequestError") return "the connection was lost";
     if (error.message.startsWith("Command timed out")) return "no answer within REDIS_TIMEOUT_MS";
     if (error.message.startsWith("Stream isn't writeable")) return "not connected";
+    if (error.message.startsWith("Cluster isn't ready")) return "not connected to the cluster";
+    if (error.message.startsWith("Too many Cluster redirections")) {
+      return `the cluster kept redirecting the command (a failover or resharding under way): ${error.message.replace(/^Too many Cluster redirections\. Last error: /, "")}`;
+    }
   }
   return redisErrorMessage(error);
 }

@@ -1,7 +1,8 @@
 /** Start-up against a Redis that may not be there yet: wait, check, set up, without giving up. */
-import type Redis from "ioredis";
+
 import type { Logger } from "../observe/logger.ts";
 import { sleep } from "./backoff.ts";
+import type { RedisClient } from "./redis-connection.ts";
 import { checkRedisVersion, UnsupportedRedisError, untilReady } from "./redis-connection.ts";
 import { classifyRedisError } from "./redis-errors.ts";
 
@@ -10,7 +11,7 @@ import { classifyRedisError } from "./redis-errors.ts";
  * answering with errors that waiting cures. False when stopped meanwhile.
  */
 export async function untilRedisAnswers(
-  redis: Redis,
+  redis: RedisClient,
   signal: AbortSignal,
   logger: Logger,
   setUp: () => Promise<void>,

@@ -1,6 +1,6 @@
-import type Redis from "ioredis";
 import { entrySize } from "../contract/wire-format.ts";
 import { type Oversized, oversizedEntry, sha256OfFields } from "./oversized-entry.ts";
+import type { RedisClient } from "./redis-connection.ts";
 import { untilReady } from "./redis-connection.ts";
 import { type GuardedReply, withScripts } from "./stream-scripts.ts";
 
@@ -73,8 +73,8 @@ export class StreamReader {
   readonly #maxEventBytes: number;
 
   constructor(
-    private readonly blocking: Redis,
-    private readonly commands: Redis,
+    private readonly blocking: RedisClient,
+    private readonly commands: RedisClient,
     options: StreamReaderOptions,
   ) {
     this.#stream = options.stream;

@@ -4,7 +4,7 @@
  * has not read, or has read but not settled, is ever removed. The dead-letter stream is never
  * passed here: dead letters are only removed by `coursepay dlq`.
  */
-import type Redis from "ioredis";
+import type { RedisClient } from "./redis-connection.ts";
 
 /** Where one consumer group stands, from XINFO GROUPS and the XPENDING summary. */
 export interface GroupPosition {
@@ -103,7 +103,10 @@ export interface TrimResult {
 }
 
 /** Reads every group's position on the stream; none when the stream does not exist. */
-export async function readGroupPositions(redis: Redis, stream: string): Promise<GroupPosition[]> {
+export async function readGroupPositions(
+  redis: RedisClient,
+  stream: string,
+): Promise<GroupPosition[]> {
   let reply: unknown[][];
   try {
     reply = (await redis.xinfo("GROUPS", stream)) as unknown[][];
@@ -132,7 +135,11 @@ export async function readGroupPositions(redis: Redis, stream: string): Promise<
 }
 
 /** XTRIM MINID `minId`, unless a group now stands below it (see GUARDED_TRIM_SCRIPT). */
-export async function trimBelow(redis: Redis, stream: string, minId: string): Promise<TrimResult> {
+export async function trimBelow(
+  redis: RedisClient,
+  stream: string,
+  minId: string,
+): Promise<TrimResult> {
   let removed: number;
   try {
     removed = Number(await redis.eval(GUARDED_TRIM_SCRIPT, 1, stream, minId));
@@ -149,7 +156,7 @@ export async function trimBelow(redis: Redis, stream: string, minId: string): Pr
 
 /** One retention pass: read the groups, compute the safe MINID, trim below it. */
 export async function trimStreamOnce(
-  redis: Redis,
+  redis: RedisClient,
   stream: string,
   retentionMs: number,
 ): Promise<TrimResult> {
@@ -168,7 +175,7 @@ export interface RetentionLogger {
 }
 
 export interface StreamRetentionOptions {
-  redis: Redis;
+  redis: RedisClient;
   stream: string;
   retentionMs: number;
   logger: RetentionLogger;

@@ -2,8 +2,9 @@
  * Lua run by Redis for the consumer. Each one is safe to run twice: ioredis, or the consumer
  * itself after a lost reply, may send it again.
  */
-import type Redis from "ioredis";
+
 import { OVERSIZED_PREFIX_BYTES } from "./oversized-entry.ts";
+import type { RedisClient } from "./redis-connection.ts";
 
 /**
  * KEYS[1] stream; ARGV mode (`new` | `pending` | `claim`), group, consumer, count, max bytes,
@@ -99,8 +100,8 @@ export interface ScriptedRedis {
   coursepaySettle(...keysAndArgs: (string | number)[]): Promise<unknown>;
 }
 
-export function withScripts(redis: Redis): ScriptedRedis {
-  const scripted = redis as unknown as Partial<ScriptedRedis> & Redis;
+export function withScripts(redis: RedisClient): ScriptedRedis {
+  const scripted = redis as unknown as Partial<ScriptedRedis> & RedisClient;
   if (scripted.coursepayRead === undefined) {
     redis.defineCommand("coursepayRead", { numberOfKeys: 1, lua: GUARDED_READ_SCRIPT });
     redis.defineCommand("coursepaySettle", { numberOfKeys: 2, lua: SETTLE_SCRIPT });

@@ -26,3 +26,8 @@ config.paycoreSigningSecret;
 config.batchSise;
 // @ts-expect-error Config is read-only
 config.batchSize = 1;
+
+same<Config["redisTopology"]["kind"], "standalone" | "sentinel" | "cluster">(true);
+same<Config["deadLetterStream"], string>(true);
+// @ts-expect-error the topology settings are read into redisTopology only
+config.redisSentinels;

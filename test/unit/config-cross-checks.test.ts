@@ -287,7 +287,7 @@ describe("configWarnings", () => {
       "CLAIM_TIMEOUT_MS is not a variable coursepay reads and is ignored; did you mean CLAIM_IDLE_MS? (coursepay's CLAIM_ variables: CLAIM_IDLE_MS)",
       "DATABASE_PATH is not a variable coursepay reads and is ignored; did you mean DATABASE_URL? (coursepay's DATABASE_ variables: DATABASE_URL, DATABASE_AUTH_TOKEN, DATABASE_TIMEOUT_MS, DATABASE_BUSY_TIMEOUT_MS)",
       "PAYCORE_SECRET is not a variable coursepay reads and is ignored; did you mean PAYCORE_SIGNING_SECRET? (coursepay's PAYCORE_ variables: PAYCORE_SIGNING_SECRET)",
-      "REDIS_PASSWORD is not a variable coursepay reads and is ignored; did you mean REDIS_URL? (coursepay's REDIS_ variables: REDIS_URL, REDIS_TIMEOUT_MS)",
+      "REDIS_PASSWORD is not a variable coursepay reads and is ignored; did you mean REDIS_URL? (coursepay's REDIS_ variables: REDIS_URL, REDIS_SENTINELS, REDIS_SENTINEL_PASSWORD, REDIS_CLUSTER_NODES, REDIS_TIMEOUT_MS, REDIS_SENTINEL_MASTER)",
       "coursepay_debug is not a variable coursepay reads and is ignored; did you mean COURSEPAY_VERSION? (coursepay's COURSEPAY_ variables: COURSEPAY_VERSION)",
     ]);
   });

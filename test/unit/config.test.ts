@@ -47,6 +47,8 @@ describe("loadConfig", () => {
       signingSecrets: [],
       httpPort: undefined,
       httpHost: "127.0.0.1",
+      redisTopology: { kind: "standalone" },
+      deadLetterStream: "brain.events.paycore.dlq",
     });
   });
 

@@ -1,6 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { ReplyError } from "ioredis";
-import { classifyRedisError, redisErrorMessage } from "../../src/stream/redis-errors.ts";
+import {
+  classifyRedisError,
+  describeRedisFailure,
+  redisErrorMessage,
+} from "../../src/stream/redis-errors.ts";
 
 function reply(message: string): Error {
   return new ReplyError(message);
@@ -56,6 +60,53 @@ describe("classifyRedisError", () => {
       classifyRedisError(reply("ERR user_script:1: Script attempted to access nonexistent global")),
     ).toBe("persistent");
     expect(classifyRedisError("a string")).toBe("persistent");
+  });
+});
+
+describe("classifyRedisError: Sentinel and cluster failovers are never fatal", () => {
+  test("a replica refusing a write, a cluster redirect or a cluster down are transient", () => {
+    for (const message of [
+      "READONLY You can't write against a read only replica.",
+      "READONLY You can't write against a read only replica. script: ae78014880a67e49cd0c2d653f72b957a77f6452, on @user_script:12.",
+      "MOVED 9414 127.0.0.1:7002",
+      "ASK 9414 127.0.0.1:7002",
+      "TRYAGAIN Multiple keys request during rehashing of slot",
+      "CLUSTERDOWN The cluster is down",
+      "CLUSTERDOWN Hash slot not served",
+      "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+      "LOADING Redis is loading the dataset in memory",
+    ]) {
+      expect(classifyRedisError(reply(message))).toBe("transient");
+    }
+  });
+
+  test("the cluster client's own give-ups are a lost connection: wait, re-read pending", () => {
+    for (const message of [
+      "Cluster isn't ready and enableOfflineQueue options is false",
+      "Too many Cluster redirections. Last error: ReplyError: CLUSTERDOWN The cluster is down",
+      "Too many Cluster redirections. Last error: Error: Connection is closed.",
+      "Failed to refresh slots cache.",
+      "None of startup nodes is available",
+      "Cluster is disconnected.",
+    ]) {
+      expect(classifyRedisError(new Error(message))).toBe("connection");
+    }
+    const allFailed = new Error("Failed to refresh slots cache.");
+    allFailed.name = "ClusterAllFailedError";
+    expect(classifyRedisError(allFailed)).toBe("connection");
+    const ended = new Error("Cluster is ended.");
+    ended.name = "AbortError";
+    expect(classifyRedisError(ended)).toBe("connection");
+  });
+
+  test("a redirect loop is described without ioredis' wording", () => {
+    expect(
+      describeRedisFailure(
+        new Error("Too many Cluster redirections. Last error: ReplyError: CLUSTERDOWN down"),
+      ),
+    ).toBe(
+      "the cluster kept redirecting the command (a failover or resharding under way): ReplyError: CLUSTERDOWN down",
+    );
   });
 });
 

@@ -52,10 +52,19 @@ describe("the README's configuration table", () => {
 describe("Config, derived from the settings table", () => {
   test("has one field per setting named after it, or the fields its entry maps it to", () => {
     const config = loadConfig({ HTTP_PORT: "8080" });
-    const mapped = ["DATABASE_URL", "PAYCORE_SIGNING_SECRET"];
+    const mapped = [
+      "DATABASE_URL",
+      "PAYCORE_SIGNING_SECRET",
+      // The topology's settings: read together into redisTopology.
+      "REDIS_SENTINELS",
+      "REDIS_SENTINEL_MASTER",
+      "REDIS_SENTINEL_PASSWORD",
+      "REDIS_CLUSTER_NODES",
+    ];
     const named = SETTING_NAMES.filter((variable) => !mapped.includes(variable)).map(configKey);
+    const derived = ["redisTopology", "deadLetterStream"];
     expect(Object.keys(config).sort()).toEqual(
-      [...named, "databaseUrl", "databaseFilePath", "signingSecrets"].sort(),
+      [...named, "databaseUrl", "databaseFilePath", "signingSecrets", ...derived].sort(),
     );
     expect(configKey("MAX_EVENT_BYTES")).toBe("maxEventBytes");
     expect(config.httpPort).toBe(8080);
