@@ -1,16 +1,26 @@
-import type { DeadLetterReason, DecodeResult } from "../contract/decode.ts";
+import type { DecodeResult } from "../contract/decode.ts";
 import type { Database, Tx } from "../db/database.ts";
 import { isBusyError, isTransientDatabaseError } from "../db/database-errors.ts";
 import type { Logger } from "../observe/logger.ts";
+import {
+  combine,
+  type Disposition,
+  failureResult,
+  type ItemResult,
+  refusedResult,
+  repeatResult,
+} from "./dispositions.ts";
 import { claimEvents, releaseClaims } from "./idempotency-guard.ts";
+import { IgnoredTypeLog } from "./ignored-type-log.ts";
 import type { Outcome } from "./outcome.ts";
-import { isPermanentError } from "./permanent-error.ts";
 import type { SubscriberRegistry } from "./registry.ts";
 import type {
   DispatchedEvent,
   HandleContext,
   RegisteredSubscriber as Subscriber,
 } from "./subscriber.ts";
+
+export type { Disposition } from "./dispositions.ts";
 
 /** A stream entry as read from Redis, already decoded. */
 export interface BatchEntry {
@@ -25,12 +35,6 @@ export interface SubscriberOutcome {
   readonly outcome: Outcome;
 }
 
-/** What the consumer must do with the entry once the batch's transaction has committed. */
-export type Disposition =
-  | { kind: "ack" }
-  | { kind: "dead_letter"; reason: DeadLetterReason; detail: string; subscriber?: string }
-  | { kind: "retry"; subscriber: string; error: unknown };
-
 export interface EntryResult {
   readonly entry: BatchEntry;
   readonly outcomes: SubscriberOutcome[];
@@ -42,16 +46,6 @@ interface Item {
   readonly dispatched: DispatchedEvent;
 }
 
-interface ItemResult {
-  outcome: Outcome;
-  disposition: Disposition;
-  /** The payload hash processed_events holds for this trace_id after the claim, when known. */
-  storedHash?: string | undefined;
-}
-
-/** Ignored event types logged once each; past this many, new ones are only counted. */
-const MAX_LOGGED_IGNORED_TYPES = 1000;
-
 /**
  * Owns the batch transaction: for each subscriber it claims the batch's trace_ids, runs the
  * subscriber on the newly claimed events and, when the batch fails, re-runs it one event at a
@@ -59,14 +53,16 @@ const MAX_LOGGED_IGNORED_TYPES = 1000;
  * unreachable) aborts the whole batch with an exception: the caller retries it.
  */
 export class Dispatcher {
-  readonly #ignoredTypes = new Set<string>();
+  readonly #ignoredTypes: IgnoredTypeLog;
 
   constructor(
     private readonly registry: SubscriberRegistry,
     private readonly database: Database,
     private readonly logger: Logger,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.#ignoredTypes = new IgnoredTypeLog(logger);
+  }
 
   async dispatch(entries: readonly BatchEntry[]): Promise<EntryResult[]> {
     const outcomes = new Map<BatchEntry, SubscriberOutcome[]>();
@@ -89,7 +85,7 @@ export class Dispatcher {
       const subscribers = this.registry.lookup(decoded.event.event_type);
       if (subscribers.length === 0) {
         outcomes.get(entry)?.push({ outcome: "ignored" });
-        this.#firstIgnored(decoded.event.event_type, entry.id);
+        this.#ignoredTypes.seen(decoded.event.event_type, entry.id);
       }
       for (const subscriber of subscribers) {
         const dispatched = {
@@ -211,22 +207,6 @@ export class Dispatcher {
     return results;
   }
 
-  /** The first entry of each event type no subscriber handles is logged; later ones are counted. */
-  #firstIgnored(eventType: string, entryId: string): void {
-    if (this.#ignoredTypes.has(eventType) || this.#ignoredTypes.size >= MAX_LOGGED_IGNORED_TYPES) {
-      return;
-    }
-    this.#ignoredTypes.add(eventType);
-    this.logger.info(
-      {
-        event_type: eventType,
-        entry_id: entryId,
-        hint: "no subscriber is registered for this event type: check its spelling with PayCore; later events of this type are only counted (outcome ignored)",
-      },
-      "Event type has no subscriber; ignoring it",
-    );
-  }
-
   /** One savepoint: claim, handle; a throw rolls back both and nothing of it is kept. */
   async #claimAndHandle(
     subscriber: Subscriber,
@@ -238,106 +218,96 @@ export class Dispatcher {
   ): Promise<void> {
     const callbacks: (() => void)[] = [];
     const attempt = new Map<Item, ItemResult>();
-    await tx.transaction(async (savepoint) => {
-      const dispatched = items.map((item) => item.dispatched);
-      const claim = await claimEvents(savepoint, subscriber.name, dispatched, now);
-      const context: HandleContext = { now, afterCommit: (callback) => callbacks.push(callback) };
-      const handled =
-        claim.claimed.length > 0
-          ? await subscriber.handle(claim.claimed, savepoint, context)
-          : undefined;
-      // Events the subscriber refused as conflicts had no effect: their claims go too.
-      const conflicts = handled?.conflicts ?? new Map<DispatchedEvent, string>();
-      if (conflicts.size > 0)
-        await releaseClaims(savepoint, subscriber.name, [...conflicts.keys()]);
-      const claimed = new Set(claim.claimed);
-      for (const item of items) {
-        const conflict = conflicts.get(item.dispatched);
-        if (conflict !== undefined) {
-          attempt.set(item, this.#refused(subscriber, conflict));
-          continue;
+    let cause: unknown;
+    await tx
+      .transaction(async (savepoint) => {
+        try {
+          await this.#attempt(subscriber, items, savepoint, now, callbacks, attempt);
+        } catch (error) {
+          cause = error;
+          throw error;
         }
-        if (claimed.has(item.dispatched)) {
-          const storedHash = item.dispatched.payloadHash;
-          attempt.set(item, { outcome: "applied", disposition: { kind: "ack" }, storedHash });
-          continue;
-        }
-        const storedHash = claim.alreadyProcessed.get(item.dispatched.event.trace_id);
-        attempt.set(item, { ...this.#compare(subscriber, item, storedHash), storedHash });
-      }
-    });
+      })
+      .catch((error: unknown) => {
+        // drizzle rolls back to the savepoint after a failure. When the failure lost the
+        // connection (a timeout, a reset, an expired baton), that rollback fails too, with
+        // TRANSACTION_CLOSED, and its error would hide the cause from the log.
+        throw error !== cause && isTransientDatabaseError(cause) ? cause : error;
+      });
     afterCommit.push(...callbacks);
     for (const [item, result] of attempt) results.set(item, result);
+  }
+
+  /** The savepoint's body: claim, handle, release the claims of refused events, judge the rest. */
+  async #attempt(
+    subscriber: Subscriber,
+    items: readonly Item[],
+    savepoint: Tx,
+    now: number,
+    callbacks: (() => void)[],
+    attempt: Map<Item, ItemResult>,
+  ): Promise<void> {
+    const dispatched = items.map((item) => item.dispatched);
+    const claim = await claimEvents(savepoint, subscriber.name, dispatched, now);
+    const context: HandleContext = { now, afterCommit: (callback) => callbacks.push(callback) };
+    const handled =
+      claim.claimed.length > 0
+        ? await subscriber.handle(claim.claimed, savepoint, context)
+        : undefined;
+    // Events the subscriber refused as conflicts had no effect: their claims go too.
+    const conflicts = handled?.conflicts ?? new Map<DispatchedEvent, string>();
+    if (conflicts.size > 0) await releaseClaims(savepoint, subscriber.name, [...conflicts.keys()]);
+    const claimed = new Set(claim.claimed);
+    for (const item of items) {
+      const conflict = conflicts.get(item.dispatched);
+      if (conflict !== undefined) {
+        attempt.set(item, refusedResult(subscriber.name, conflict));
+        continue;
+      }
+      if (claimed.has(item.dispatched)) {
+        const storedHash = item.dispatched.payloadHash;
+        attempt.set(item, { outcome: "applied", disposition: { kind: "ack" }, storedHash });
+        continue;
+      }
+      const storedHash = claim.alreadyProcessed.get(item.dispatched.event.trace_id);
+      attempt.set(item, { ...this.#compare(subscriber, item, storedHash), storedHash });
+    }
   }
 
   /** An event whose trace_id was already processed: a replay, or the same id with new data. */
   #compare(subscriber: Subscriber, item: Item, storedHash: string | undefined): ItemResult {
     const { event, payloadHash, entryId } = item.dispatched;
+    const result = repeatResult(subscriber.name, item.dispatched, storedHash);
     const logFields = {
       subscriber: subscriber.name,
       trace_id: event.trace_id,
       tenant_id: event.tenant_id,
       entry_id: entryId,
     };
-    if (storedHash === payloadHash) {
+    if (result.outcome === "duplicate") {
       this.logger.info(logFields, "Event already processed, skipping (duplicate)");
-      return { outcome: "duplicate", disposition: { kind: "ack" } };
+    } else {
+      this.logger.error(
+        { ...logFields, stored_hash: storedHash, payload_hash: payloadHash },
+        "trace_id already processed with a different payload: not applied (conflict)",
+      );
     }
-    this.logger.error(
-      { ...logFields, stored_hash: storedHash, payload_hash: payloadHash },
-      "trace_id already processed with a different payload: not applied (conflict)",
-    );
-    return {
-      outcome: "conflict",
-      disposition: {
-        kind: "dead_letter",
-        reason: "conflict",
-        subscriber: subscriber.name,
-        detail: `trace_id ${event.trace_id} was already processed by ${subscriber.name} with payload hash ${storedHash}; this event's hash is ${payloadHash}`,
-      },
-    };
-  }
-
-  /** An event the subscriber refused as contradicting the store (it logged why). */
-  #refused(subscriber: Subscriber, detail: string): ItemResult {
-    return {
-      outcome: "conflict",
-      disposition: { kind: "dead_letter", reason: "conflict", subscriber: subscriber.name, detail },
-    };
+    return result;
   }
 
   #failure(subscriber: Subscriber, item: Item, error: unknown): ItemResult {
-    const message = error instanceof Error ? error.message : String(error);
+    const result = failureResult(subscriber.name, error);
     const logFields = {
       subscriber: subscriber.name,
       trace_id: item.dispatched.event.trace_id,
       entry_id: item.entry.id,
       err: error,
     };
-    if (isPermanentError(error)) {
+    if (result.disposition.kind === "dead_letter") {
       this.logger.error(logFields, "Subscriber rejected the event permanently");
-      return {
-        outcome: "failed",
-        disposition: {
-          kind: "dead_letter",
-          reason: "permanent_error",
-          subscriber: subscriber.name,
-          detail: message,
-        },
-      };
+    } else {
+      this.logger.warn(logFields, "Subscriber failed on the event; it will be retried");
     }
-    this.logger.warn(logFields, "Subscriber failed on the event; it will be retried");
-    return {
-      outcome: "failed",
-      disposition: { kind: "retry", subscriber: subscriber.name, error },
-    };
+    return result;
   }
-}
-
-/** Retry wins over a dead letter, which wins over an ACK: an entry leaves only when all is durable. */
-function combine(dispositions: readonly Disposition[]): Disposition {
-  return (
-    dispositions.find((d) => d.kind === "retry") ??
-    dispositions.find((d) => d.kind === "dead_letter") ?? { kind: "ack" }
-  );
 }

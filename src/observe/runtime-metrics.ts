@@ -3,7 +3,7 @@
  * and runtime metrics (RSS, CPU, open files, heap, event-loop lag, GC), in the worker's registry.
  */
 import { collectDefaultMetrics, Gauge, type Registry } from "prom-client";
-import { VERSION } from "../version.ts";
+import { type BuildInfo, buildInfo } from "../version.ts";
 
 /**
  * Default metrics left out: gauges whose names end in `_total`, which `promtool check metrics`
@@ -16,15 +16,21 @@ export const EXCLUDED_DEFAULT_METRICS: readonly string[] = [
   "nodejs_active_resources_total",
 ];
 
-/** The labels of coursepay_build_info: "0.1.0+abc1234" is version 0.1.0 at commit abc1234. */
-export function buildInfoLabels(
-  version: string,
-  bun: string,
-): { version: string; commit: string; bun: string } {
-  const plus = version.indexOf("+");
-  return plus === -1
-    ? { version, commit: "unknown", bun }
-    : { version: version.slice(0, plus), commit: version.slice(plus + 1), bun };
+/**
+ * The labels of coursepay_build_info, from the one build description (src/version.ts): the
+ * version without its `+commit` suffix, the commit (`unknown` from source), the Bun version.
+ */
+export function buildInfoLabels(info: Pick<BuildInfo, "version" | "commit" | "bun">): {
+  version: string;
+  commit: string;
+  bun: string;
+} {
+  const plus = info.version.indexOf("+");
+  return {
+    version: plus === -1 ? info.version : info.version.slice(0, plus),
+    commit: info.commit ?? "unknown",
+    bun: info.bun,
+  };
 }
 
 export function registerRuntimeMetrics(registry: Registry): void {
@@ -40,4 +46,4 @@ export function registerRuntimeMetrics(registry: Registry): void {
 }
 
 /** This build, as coursepay_build_info's labels say. */
-export const BUILD_INFO = buildInfoLabels(VERSION, Bun.version);
+export const BUILD_INFO = buildInfoLabels(buildInfo);

@@ -12,15 +12,14 @@ import type { Config } from "../../src/config/config.ts";
 import { STATUS_PAGE_CSP } from "../../src/observe/status-page.ts";
 import { REPO_ROOT } from "../support/binary.ts";
 import { freePort, uniqueName } from "../support/fixtures.ts";
+import { publishKnownSet, waitForSpawnedDrain } from "../support/known-events.ts";
 import {
   killSpawnedWorkers,
-  publishFields,
   publishPayment,
   spawnWorker,
   testConfig,
   testRedis,
   waitFor,
-  waitUntilDrained,
 } from "../support/worker-harness.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -63,35 +62,12 @@ describe("the status page in headless Chromium", () => {
     origin = `http://127.0.0.1:${port}`;
     config = testConfig();
     worker = spawnWorker(config, { HTTP_PORT: String(port) });
-    const first = { trace_id: uniqueName("evt"), user_id: "u1" };
-    await publishPayment(redis, config.eventStream, first);
-    await publishPayment(redis, config.eventStream, { trace_id: uniqueName("evt"), user_id: "u2" });
-    await publishPayment(redis, config.eventStream, { trace_id: uniqueName("evt"), user_id: "u3" });
-    await publishPayment(redis, config.eventStream, first);
-    await publishFields(redis, config.eventStream, ["data", "{not json"]);
-    await publishFields(redis, config.eventStream, [
-      "data",
-      JSON.stringify({
-        event_type: "paycore.refund_issued",
-        trace_id: uniqueName("evt"),
-        tenant_id: "t1",
-        user_id: "u1",
-        metadata: {},
-      }),
-    ]);
-    await waitFor(
-      "the worker to drain the stream",
-      async () => {
-        if (worker.child.exitCode !== null) {
-          throw new Error(`the worker exited ${worker.child.exitCode}: ${worker.output()}`);
-        }
-        await waitUntilDrained(redis, config);
-        return true;
-      },
-      20_000,
-    );
-    await waitFor("/metrics to count the 6 entries", async () =>
-      (await metrics().catch(() => "")).includes("\ncoursepay_event_processing_seconds_count 6\n"),
+    const entries = await publishKnownSet(redis, config.eventStream, 3);
+    await waitForSpawnedDrain(worker, redis, config);
+    await waitFor(`/metrics to count the ${entries} entries`, async () =>
+      (await metrics().catch(() => "")).includes(
+        `\ncoursepay_event_processing_seconds_count ${entries}\n`,
+      ),
     );
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });

@@ -1,15 +1,14 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import Redis from "ioredis";
 import { encodeDataForm } from "../../src/contract/wire-format.ts";
+import { crashAndRecover } from "../support/crash-run.ts";
 import { restartableRedis } from "../support/fixtures.ts";
 import {
   capturingLogger,
   countRows,
   killSpawnedWorkers,
-  openTestDatabase,
   paymentEnvelope,
   publishPayment,
-  spawnWorker,
   startTestWorker,
   streamState,
   testConfig,
@@ -17,7 +16,6 @@ import {
   waitFor,
   waitUntilDrained,
 } from "../support/worker-harness.ts";
-import { startWriteLocker } from "../support/write-lock.ts";
 
 const redis = testRedis();
 afterAll(() => {
@@ -51,54 +49,15 @@ describe("a worker killed with SIGKILL mid-stream", () => {
     async (_name, secondConsumer, extraEnv) => {
       const config = testConfig({ BATCH_SIZE: "50", CONSUMER_NAME: "victim" });
       await publishMany(redis, config.eventStream, 6000, "evt_kill");
-      const lock = await startWriteLocker(config.databaseFilePath as string);
-      const first = spawnWorker(config, { BATCH_SIZE: "50" });
-      const database = await openTestDatabase(config);
+      const database = await crashAndRecover({
+        redis,
+        config,
+        appliedBeforeKill: 300,
+        secondConsumer,
+        env: { BATCH_SIZE: "50" },
+        secondEnv: extraEnv,
+      });
       try {
-        await waitFor(
-          "part of the stream to be applied",
-          async () => {
-            try {
-              return (await countRows(database, "SELECT count(*) FROM processed_events")) >= 300;
-            } catch {
-              return false; // tables not migrated yet
-            }
-          },
-          20_000,
-        );
-        // Catch it with a batch in hand: the next commit waits on a lock held elsewhere. The
-        // batch seen pending must be one that cannot commit: the same pending range twice, 300 ms
-        // apart, since the batch committed just before the lock may still have its ACK in flight.
-        await lock.lock();
-        let seen = "";
-        await waitFor("a batch to be in hand", async () => {
-          const [count, first, last] = (await redis.xpending(
-            config.eventStream,
-            config.consumerGroup,
-          )) as [number, string | null, string | null];
-          const range = count > 0 ? `${first}..${last}` : "";
-          const stable = range !== "" && range === seen;
-          seen = range;
-          if (!stable) await Bun.sleep(300);
-          return stable;
-        });
-        first.child.kill("SIGKILL");
-        expect(await first.child.exited).not.toBe(0);
-        await lock.release();
-        const left = await streamState(redis, config);
-        expect(left.pending).toBeGreaterThan(0);
-        expect(left.lag).toBeGreaterThan(0);
-
-        const second = spawnWorker(
-          { ...config, consumerName: secondConsumer },
-          { BATCH_SIZE: "50", ...extraEnv },
-        );
-        try {
-          await waitUntilDrained(redis, config);
-        } finally {
-          second.child.kill("SIGTERM");
-          expect(await second.child.exited).toBe(0);
-        }
         expect(await countRows(database, "SELECT count(*) FROM course_enrollments")).toBe(6000);
         expect(
           await countRows(database, "SELECT count(DISTINCT trace_id) FROM course_enrollments"),

@@ -8,13 +8,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../../src/config/config.ts";
-import { freePort, tempDir, uniqueName } from "../support/fixtures.ts";
+import { freePort, tempDir } from "../support/fixtures.ts";
+import { publishKnownSet, waitForSpawnedDrain } from "../support/known-events.ts";
 import {
   killSpawnedWorkers,
-  publishFields,
-  publishPayment,
   spawnWorker,
-  streamState,
   testConfig,
   testRedis,
   waitFor,
@@ -287,36 +285,12 @@ describe("monitoring files in deploy/", () => {
     const worker = spawnWorker(config, { HTTP_PORT: String(port) });
     const redis = testRedis();
     try {
-      const first = { trace_id: uniqueName("evt"), user_id: "u1" };
-      await publishPayment(redis, config.eventStream, first);
-      await publishPayment(redis, config.eventStream, { trace_id: uniqueName("evt") });
-      await publishPayment(redis, config.eventStream, first);
-      await publishFields(redis, config.eventStream, ["data", "{not json"]);
-      await publishFields(redis, config.eventStream, [
-        "data",
-        JSON.stringify({
-          event_type: "paycore.refund_issued",
-          trace_id: uniqueName("evt"),
-          tenant_id: "t1",
-          user_id: "u1",
-          metadata: {},
-        }),
-      ]);
-      await waitFor(
-        "the worker to drain the stream",
-        async () => {
-          if (worker.child.exitCode !== null) {
-            throw new Error(`the worker exited ${worker.child.exitCode}: ${worker.output()}`);
-          }
-          const state = await streamState(redis, config);
-          return state.lag === 0 && state.pending === 0;
-        },
-        20_000,
-      );
-      await waitFor("/metrics to count the 5 entries", async () => {
+      const entries = await publishKnownSet(redis, config.eventStream, 2);
+      await waitForSpawnedDrain(worker, redis, config);
+      await waitFor(`/metrics to count the ${entries} entries`, async () => {
         const response = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
         metricsText = (await response?.text()) ?? "";
-        return metricsText.includes("\ncoursepay_event_processing_seconds_count 5\n");
+        return metricsText.includes(`\ncoursepay_event_processing_seconds_count ${entries}\n`);
       });
     } finally {
       redis.disconnect();

@@ -100,13 +100,13 @@ describe("EventMetrics", () => {
 });
 
 describe("buildInfoLabels", () => {
-  test("splits version+commit, and says unknown without a commit", () => {
-    expect(buildInfoLabels("0.1.0+abc1234", "1.4.5")).toEqual({
+  test("the version without its commit suffix, the commit, unknown without one", () => {
+    expect(buildInfoLabels({ version: "0.1.0+abc1234", commit: "abc1234", bun: "1.4.5" })).toEqual({
       version: "0.1.0",
       commit: "abc1234",
       bun: "1.4.5",
     });
-    expect(buildInfoLabels("0.1.0", "1.4.5")).toEqual({
+    expect(buildInfoLabels({ version: "0.1.0", commit: undefined, bun: "1.4.5" })).toEqual({
       version: "0.1.0",
       commit: "unknown",
       bun: "1.4.5",
