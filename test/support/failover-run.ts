@@ -7,8 +7,8 @@
  * resume: from the fault to its first commit of an entry published on the new master.
  */
 import { expect } from "bun:test";
-import type { Cluster } from "ioredis";
 import type Redis from "ioredis";
+import type { Cluster } from "ioredis";
 import type { Fault } from "./sentinel-topology.ts";
 import type { LoadOptions } from "./steady-load.ts";
 import { StreamRun } from "./stream-run.ts";

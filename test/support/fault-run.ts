@@ -9,7 +9,7 @@ import { type FaultProxy, type RedisCommand, startFaultProxy } from "./fault-pro
 import { StreamRun } from "./stream-run.ts";
 
 export { type LoadOptions, SteadyLoad } from "./steady-load.ts";
-export { BLOCK_MS, type Readiness, REDIS_TIMEOUT_MS, RETRY_MAX_MS } from "./stream-run.ts";
+export { BLOCK_MS, REDIS_TIMEOUT_MS, RETRY_MAX_MS, type Readiness } from "./stream-run.ts";
 export {
   CONSUMER_STARTED,
   killWorkerProcesses as killFaultRunProcesses,

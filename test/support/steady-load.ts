@@ -3,8 +3,9 @@
  * in small pipelines: mostly new ones (each its own user, so one enrollment each), some replays
  * and some that are not JSON. Knows what the end state must be.
  */
-import type { Cluster } from "ioredis";
+
 import type Redis from "ioredis";
+import type { Cluster } from "ioredis";
 import { encodeDataForm } from "../../src/contract/wire-format.ts";
 import { uniqueName } from "./fixtures.ts";
 import { paymentEnvelope } from "./worker-harness.ts";
