@@ -29,7 +29,7 @@ describe("Sentinel failover under load (dist/coursepay serve)", () => {
       topology,
       kind: "sentinel",
       fault: () => topology.killMaster(),
-      promoted: (fault) => topology.waitForNewMaster(fault.oldMaster),
+      promoted: (_run, fault) => topology.waitForNewMaster(fault.oldMaster),
     });
     expect(summary.confirmed).toBeGreaterThan(0);
   }, 60_000);
@@ -42,7 +42,7 @@ describe("Sentinel failover under load (dist/coursepay serve)", () => {
       topology,
       kind: "sentinel",
       fault: () => topology.sentinelFailover(),
-      promoted: (fault) => topology.waitForNewMaster(fault.oldMaster),
+      promoted: (_run, fault) => topology.waitForNewMaster(fault.oldMaster),
     });
   }, 60_000);
 });

@@ -197,10 +197,10 @@ export interface FailoverScenario {
   label: string;
   topology: Topology;
   kind: TopologyKind;
-  /** Triggers the fault; resolves at once. */
-  fault(): Promise<Fault>;
+  /** Triggers the fault (on the master of the run's stream); resolves at once. */
+  fault(run: FailoverRun): Promise<Fault>;
   /** Waits until the topology has promoted a new master after `fault`. */
-  promoted(fault: Fault): Promise<unknown>;
+  promoted(run: FailoverRun, fault: Fault): Promise<unknown>;
 }
 
 /**
@@ -213,8 +213,8 @@ export async function runFailoverScenario(scenario: FailoverScenario): Promise<F
     await run.startWorker();
     run.load.start(FAILOVER_LOAD);
     await run.waitPublished(FAULT_AFTER_EVENTS);
-    const fault = await scenario.fault();
-    await scenario.promoted(fault);
+    const fault = await scenario.fault(run);
+    await scenario.promoted(run, fault);
     const summary = await run.expectExactCountsAfterFailover(fault, Date.now());
     console.log(describeSummary(scenario.label, summary));
     expect(summary.resumeMs).toBeLessThan(RESUME_BOUND_MS);

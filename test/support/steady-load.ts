@@ -171,8 +171,19 @@ export class SteadyLoad {
         if (options.resendAfterMs === undefined || performance.now() > giveUpAt) throw error;
         this.resends++;
         await Bun.sleep(options.resendAfterMs);
+        await this.#refreshSlots();
       }
     }
+  }
+
+  /**
+   * A cluster client retries a pipeline on MOVED only when every command got the same error;
+   * here WAIT on a demoted master fails otherwise, so the slot map is refreshed by hand.
+   */
+  async #refreshSlots(): Promise<void> {
+    const redis = this.redis;
+    if (!("refreshSlotsCache" in redis)) return;
+    await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
   }
 }
 

@@ -77,3 +77,35 @@ export function spawnBinary(env: Record<string, string>, cwd: string): WorkerPro
     },
   };
 }
+
+export interface BinaryRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `dist/coursepay <args>` (status, dlq …) with exactly `env`; killed after timeoutMs. */
+export async function runBinary(
+  args: readonly string[],
+  env: Record<string, string>,
+  timeoutMs = 15_000,
+): Promise<BinaryRun> {
+  const child = Bun.spawn([BUILT_BINARY, ...args], {
+    env,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  processes.add(child);
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  try {
+    const [code, stdout, stderr] = await Promise.all([
+      child.exited,
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+    ]);
+    return { code: child.signalCode === null ? code : null, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+  }
+}
