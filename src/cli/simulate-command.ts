@@ -57,7 +57,7 @@ export function defineSimulate(simulate: Command, finish: Finish): void {
   simulate
     .command("load")
     .usage(
-      "--count N [--rate R] [--tenants K] [--users M] [--courses C] [--duplicates 0.05] [--invalid 0.01] [--refunds 0] [--seed S]",
+      "--count N [--rate R] [--wait-replicas N] [--tenants K] [--users M] [--courses C] [--duplicates 0.05] [--invalid 0.01] [--refunds 0] [--seed S]",
     )
     .summary("publish a realistic mix of N events, with progress and a summary")
     .description(
@@ -74,6 +74,14 @@ export function defineSimulate(simulate: Command, finish: Finish): void {
 takes them, 500 per round trip. --seed fixes the mix and the trace_ids: the same seed publishes
 the same events again (all duplicates then).
 
+--wait-replicas N sends WAIT N after each round trip, on the node that holds the stream, as a
+producer should before it counts an event as sent: Redis replicates asynchronously, so what a
+master acknowledged but no replica holds is lost if that master fails over. The summary says how
+many events N replicas confirmed in time (WAIT's timeout: 1 s, at most REDIS_TIMEOUT_MS/2); the
+others are on the master alone. A round trip that failed (a lost connection, a failover) is
+sent again for up to 30 s with the same trace_ids: a payment that did arrive twice is skipped as
+a duplicate; an invalid entry that did is dead-lettered twice.
+
 Marked "simulated": true and signed with the first PAYCORE_SIGNING_SECRET when set, like
 \`simulate payment-succeeded\`. Shows a progress bar on a terminal, a line a second otherwise,
 and a summary at the end, with the enrollments a worker ends with (from an empty database);
@@ -81,6 +89,7 @@ Ctrl-C stops after the chunk in flight (exit 130). Refused when APP_ENV=producti
     )
     .option("--count <N>", "how many events (required)")
     .option("--rate <R>", "events a second (default: as fast as possible)")
+    .option("--wait-replicas <N>", "WAIT for N replicas after each round trip, 1 to 100")
     .option("--tenants <K>", "how many tenants (default 3)")
     .option("--users <M>", "users per tenant (default 50)")
     .option("--courses <C>", "how many courses, at most 999 (default 10)")

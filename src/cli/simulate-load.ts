@@ -24,7 +24,13 @@ export interface LoadOptions {
   invalid?: string | undefined;
   refunds?: string | undefined;
   seed?: string | undefined;
+  waitReplicas?: string | undefined;
 }
+
+/** How long a round trip that failed is sent again before the run fails (a failover's time). */
+const RETRY_FOR_MS = 30_000;
+/** The longest WAIT; also at most half of REDIS_TIMEOUT_MS, so WAIT's reply beats that timeout. */
+const MAX_WAIT_TIMEOUT_MS = 1_000;
 
 export async function simulateLoadCommand(values: LoadOptions): Promise<number> {
   if (values.count === undefined) throw new UsageError("simulate load: --count is required");
@@ -42,6 +48,10 @@ export async function simulateLoadCommand(values: LoadOptions): Promise<number> 
         : wholeNumber("--seed", values.seed, 0, 4_294_967_295),
   };
   const rate = values.rate === undefined ? undefined : positiveRate(values.rate);
+  const replicas =
+    values.waitReplicas === undefined
+      ? undefined
+      : wholeNumber("--wait-replicas", values.waitReplicas, 1, 100);
   try {
     planLoad(mix.count, mix.duplicates, mix.invalid, mix.refunds);
   } catch (error) {
@@ -69,7 +79,16 @@ export async function simulateLoadCommand(values: LoadOptions): Promise<number> 
       verb: "published",
     });
     const forecast = new EnrollmentForecast();
+    const waitReplicas =
+      replicas === undefined
+        ? undefined
+        : {
+            replicas,
+            timeoutMs: Math.min(MAX_WAIT_TIMEOUT_MS, Math.floor(config.redisTimeoutMs / 2)),
+          };
     const summary = await publishLoad({
+      waitReplicas,
+      retryForMs: RETRY_FOR_MS,
       redis,
       stream: config.eventStream,
       entries: generateLoad({ ...mix, signingSecret: config.signingSecrets[0] }),
@@ -79,7 +98,7 @@ export async function simulateLoadCommand(values: LoadOptions): Promise<number> 
       forecast,
     });
     progress.finish(summary.published);
-    console.log(formatSummary(summary, config.eventStream, forecast));
+    console.log(formatSummary(summary, config.eventStream, forecast, waitReplicas?.replicas));
     return summary.interrupted ? EXIT_INTERRUPTED : EXIT_OK;
   } finally {
     process.off("SIGINT", onSigint);
@@ -91,6 +110,8 @@ export function formatSummary(
   summary: LoadSummary,
   stream: string,
   forecast?: EnrollmentForecast,
+  /** --wait-replicas: the summary then says how many events that many replicas confirmed. */
+  waitReplicas?: number,
 ): string {
   const rate = Math.round(ratePerSecond(summary.published, summary.elapsedMs));
   const kinds = INVALID_KINDS.filter((kind) => summary.invalidByKind[kind] !== undefined)
@@ -110,6 +131,16 @@ export function formatSummary(
     ),
     row("invalid", summary.invalid, kinds === "" ? "" : `(${kinds})`).trimEnd(),
     `A worker on ${stream} records ${summary.valid + summary.reversals} applied and ${summary.duplicates} duplicate, and dead-letters ${summary.invalid}.`,
+    ...(waitReplicas === undefined
+      ? []
+      : [
+          `Confirmed by ${waitReplicas} ${waitReplicas === 1 ? "replica" : "replicas"} (WAIT): ${summary.confirmed} of ${summary.published} events${summary.unconfirmed === 0 ? "" : `; ${summary.unconfirmed} not confirmed in time (a failover may lose them)`}.`,
+        ]),
+    ...(summary.resent === 0
+      ? []
+      : [
+          `Sent again after a failed round trip: ${summary.resent} events (same trace_ids: a payment that arrived twice is skipped as a duplicate, an invalid entry is dead-lettered twice).`,
+        ]),
     ...(forecast === undefined || summary.interrupted
       ? []
       : [

@@ -90,7 +90,7 @@ export function formatTopologyStatus(status: TopologyStatus): string {
       const role =
         status.role === null || status.role === "master"
           ? ""
-          : ` (a ${status.role}: a failover is under way)`;
+          : ` (answers as ${status.role === "slave" ? "a replica" : status.role}: a failover is under way)`;
       return `sentinel ${status.masterName} → ${status.master ?? "not connected"}${role}`;
     }
     case "cluster":

@@ -1,9 +1,12 @@
 /**
  * Publishes a load mix to a stream: as fast as Redis takes it (pipelined chunks of XADDs, one
  * round trip each), or paced at a rate (each entry sent once its time has come, the ones due
- * together in one pipeline), and counts what went out by kind.
+ * together in one pipeline), and counts what went out by kind. Each chunk goes through
+ * sendChunk: with `waitReplicas`, confirmed by that many replicas (WAIT), and sent again after
+ * a round trip lost to a failover.
  */
 import type { RedisClient } from "../stream/redis-connection.ts";
+import { type ChunkOutcome, type ReplicaWait, sendChunk } from "./confirmed-send.ts";
 import type { EnrollmentForecast } from "./enrollment-forecast.ts";
 import type { InvalidKind, LoadEntry } from "./load-generator.ts";
 
@@ -23,6 +26,15 @@ export interface PublishLoadOptions {
   now?: () => number;
   /** Told of every payment and reversal published, to work out the enrollments they leave. */
   forecast?: EnrollmentForecast;
+  /** WAIT after each chunk for this many replicas (`--wait-replicas`). */
+  waitReplicas?: ReplicaWait | undefined;
+  /**
+   * How long a chunk whose round trip failed (a lost link, a failover) is sent again before
+   * the run fails. @defaultValue 0 (fails at once)
+   */
+  retryForMs?: number;
+  /** Told of each chunk once sent: how many round trips it took, whether replicas confirmed it. */
+  onSent?: (chunk: readonly LoadEntry[], outcome: ChunkOutcome) => void;
 }
 
 export interface LoadSummary {
@@ -37,6 +49,11 @@ export interface LoadSummary {
   elapsedMs: number;
   /** True when the signal stopped it before the end. */
   interrupted: boolean;
+  /** With waitReplicas: entries whose chunk that many replicas confirmed, and the others. */
+  confirmed: number;
+  unconfirmed: number;
+  /** Entries sent more than once (their round trip failed): maybe in the stream twice. */
+  resent: number;
 }
 
 const DEFAULT_CHUNK_SIZE = 500;
@@ -58,6 +75,9 @@ export async function publishLoad(options: PublishLoadOptions): Promise<LoadSumm
     invalidByKind: {},
     elapsedMs: 0,
     interrupted: false,
+    confirmed: 0,
+    unconfirmed: 0,
+    resent: 0,
   };
   const startedAt = now();
   // One entry looked ahead, so the end is known without waiting for a next slot.
@@ -84,24 +104,20 @@ export async function publishLoad(options: PublishLoadOptions): Promise<LoadSumm
       chunk.push(next.value);
       next = iterator.next();
     }
-    await send(options.redis, options.stream, chunk);
+    const outcome = await sendChunk(options.redis, options.stream, chunk, {
+      wait: options.waitReplicas,
+      retryForMs: options.retryForMs ?? 0,
+      signal: options.signal,
+    });
+    options.onSent?.(chunk, outcome);
+    if (outcome.attempts > 1) summary.resent += chunk.length;
+    if (outcome.confirmed === true) summary.confirmed += chunk.length;
+    if (outcome.confirmed === false) summary.unconfirmed += chunk.length;
     count(summary, chunk, options.forecast);
     options.onProgress?.(summary.published);
   }
   summary.elapsedMs = now() - startedAt;
   return summary;
-}
-
-async function send(
-  redis: RedisClient,
-  stream: string,
-  chunk: readonly LoadEntry[],
-): Promise<void> {
-  const pipeline = redis.pipeline();
-  for (const entry of chunk) pipeline.xadd(stream, "*", ...entry.fields);
-  const results = (await pipeline.exec()) ?? [];
-  const failure = results.find(([error]) => error !== null)?.[0];
-  if (failure) throw failure;
 }
 
 function count(

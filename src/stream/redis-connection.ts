@@ -75,9 +75,11 @@ export function createRedis(
   const fromUrl = redisOptionsFromUrl(redisUrl);
   switch (redisTopology.kind) {
     case "standalone":
-      return new Redis({ ...fromUrl, ...common });
+      return withSocketTimerReset(new Redis({ ...fromUrl, ...common }));
     case "sentinel":
-      return new Redis({ ...sentinelOptions(redisTopology, fromUrl, common), ...common });
+      return withSocketTimerReset(
+        new Redis({ ...sentinelOptions(redisTopology, fromUrl, common), ...common }),
+      );
     case "cluster":
       return clusterClient(redisTopology, fromUrl, common, options);
   }
@@ -101,6 +103,22 @@ function connectionOptions(options: RedisConnectionOptions): RedisOptions {
     lazyConnect: true,
     enableReadyCheck: true,
   };
+}
+
+/**
+ * ioredis arms its socketTimeout timer on the socket a command went out on and disarms it when
+ * that socket receives data; a socket that closed meanwhile never does, so the timer outlives
+ * the reconnect and then destroys the new, healthy socket (seen REDIS_TIMEOUT_MS + BLOCK_MS
+ * after every reconnect: a second, needless outage). Disarmed here when the socket closes; a
+ * command sent on the new socket arms it afresh. (Cluster nodes never reconnect: not needed.)
+ */
+function withSocketTimerReset(redis: Redis): Redis {
+  const timers = redis as unknown as { socketTimeoutTimer?: ReturnType<typeof setTimeout> };
+  redis.on("close", () => {
+    clearTimeout(timers.socketTimeoutTimer);
+    timers.socketTimeoutTimer = undefined;
+  });
+  return redis;
 }
 
 /** Reconnect attempts back off to MAX_RECONNECT_DELAY_MS. */

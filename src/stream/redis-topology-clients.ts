@@ -93,6 +93,9 @@ export function clusterClient(
     retryDelayOnTryAgain: CLUSTER_RETRY_DELAY_MS,
     slotsRefreshTimeout: common.connectTimeout,
     slotsRefreshInterval: SLOTS_REFRESH_INTERVAL_MS,
+    // With TLS, nodes are reached by the names the cluster gives (ElastiCache, MemoryDB), not
+    // by the addresses they resolve to, so each certificate is checked against its own name.
+    ...(url.tls === undefined ? {} : { dnsLookup: (address, lookup) => lookup(null, address) }),
   };
   return new Cluster(
     topology.nodes.map(({ host, port }) => ({ host, port })),
