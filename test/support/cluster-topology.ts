@@ -174,12 +174,13 @@ export class ClusterTopology {
   }
 
   /**
-   * Waits until every live node says cluster_state:ok and sees the same masters, and every
-   * live replica is linked to its master.
+   * Waits until every live node says cluster_state:ok, sees the same three masters and at
+   * least `replicas` replicas, and every live replica is linked to its master. (redis-cli
+   * --cluster create may return before its CLUSTER REPLICATE calls took effect everywhere.)
    */
-  async waitHealthy(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+  async waitHealthy(replicas = 3, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
     await waitUntil(
-      "every cluster node to say cluster_state:ok, agree on the masters, and replicas to sync",
+      `every cluster node to say cluster_state:ok, agree on the masters, see ${replicas} replicas in sync`,
       async () => {
         if (!(await this.#allSayOk())) return false;
         const views: string[] = [];
@@ -189,7 +190,8 @@ export class ClusterTopology {
             .filter((n) => n.role === "master" && n.hasSlots && !n.failed)
             .map((n) => n.port);
           views.push(masters.sort().join(","));
-          if (masters.length !== 3) return false;
+          const linked = nodes.filter((n) => n.role === "slave" && !n.failed);
+          if (masters.length !== 3 || linked.length < replicas) return false;
           const info = await nodeInfo(port, "replication");
           if (info.role === "slave" && info.master_link_status !== "up") return false;
         }
