@@ -39,8 +39,12 @@ export function defineStatus(command: Command, finish: Finish): void {
   command
     .usage("[--json]")
     .description(
-      `Shows, for EVENT_STREAM on REDIS_URL and the database at DATABASE_URL:
-  stream     its length and the dead letters in <EVENT_STREAM>.dlq
+      `Shows, for EVENT_STREAM on the configured Redis and the database at DATABASE_URL:
+  redis      the topology and the server in use: the URL, the master the sentinels named
+             (sentinel <name> → host:port), or the cluster's masters and the node that holds
+             the stream's slot
+  stream     its length and the dead letters in <EVENT_STREAM>.dlq ({<EVENT_STREAM>}.dlq in a
+             cluster)
   groups     each consumer group: lag (entries not yet delivered), pending (delivered, not yet
              ACKed), the idle time of the oldest pending entry, and each consumer with its
              pending count and idle time; * marks CONSUMER_GROUP

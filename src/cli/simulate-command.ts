@@ -7,7 +7,10 @@ import type { Finish } from "./program.ts";
 
 const PUBLISHES = `Publishes one simulated event to EVENT_STREAM on REDIS_URL (wire form "data", marked
 "simulated": true, signed with the first PAYCORE_SIGNING_SECRET when set) and prints its
-trace_id. It never writes the database. Refused when APP_ENV=production.`;
+trace_id. It never writes the database. Refused when APP_ENV=production.
+--wait-replicas N sends WAIT N with it (1 s at most): when fewer replicas confirm it in time, it
+prints the trace_id all the same, then says so and exits 1 (publish it again with
+--trace-id to be sure: the worker skips a copy that did arrive).`;
 
 const REVERSAL = `A full reversal of the payment whose trace_id is P, which takes back the course that payment
 bought. T, U and C must be the payment's.`;
@@ -25,7 +28,8 @@ export function defineSimulate(simulate: Command, finish: Finish): void {
     command
       .option("--tenant <T>", "tenant_id (required)")
       .option("--user <U>", "user_id (required)")
-      .option("--course <C>", "metadata.course_id (required)");
+      .option("--course <C>", "metadata.course_id (required)")
+      .option("--wait-replicas <N>", "WAIT for N replicas to confirm it, 1 to 100");
 
   key(
     simulate

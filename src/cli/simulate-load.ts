@@ -10,6 +10,7 @@ import {
 import { type LoadSummary, publishLoad } from "../simulator/load-publisher.ts";
 import { formatDuration, ProgressDisplay, ratePerSecond } from "../simulator/progress.ts";
 import { openCommandRedis } from "./command-connections.ts";
+import { replicaWait } from "./replica-wait-option.ts";
 import { EXIT_INTERRUPTED, EXIT_OK, UsageError } from "./usage-error.ts";
 
 const MAX_COUNT = 100_000_000;
@@ -29,8 +30,6 @@ export interface LoadOptions {
 
 /** How long a round trip that failed is sent again before the run fails (a failover's time). */
 const RETRY_FOR_MS = 30_000;
-/** The longest WAIT; also at most half of REDIS_TIMEOUT_MS, so WAIT's reply beats that timeout. */
-const MAX_WAIT_TIMEOUT_MS = 1_000;
 
 export async function simulateLoadCommand(values: LoadOptions): Promise<number> {
   if (values.count === undefined) throw new UsageError("simulate load: --count is required");
@@ -48,10 +47,6 @@ export async function simulateLoadCommand(values: LoadOptions): Promise<number> 
         : wholeNumber("--seed", values.seed, 0, 4_294_967_295),
   };
   const rate = values.rate === undefined ? undefined : positiveRate(values.rate);
-  const replicas =
-    values.waitReplicas === undefined
-      ? undefined
-      : wholeNumber("--wait-replicas", values.waitReplicas, 1, 100);
   try {
     planLoad(mix.count, mix.duplicates, mix.invalid, mix.refunds);
   } catch (error) {
@@ -60,6 +55,7 @@ export async function simulateLoadCommand(values: LoadOptions): Promise<number> 
   }
 
   const config = loadConfig();
+  const waitReplicas = replicaWait(values.waitReplicas, config.redisTimeoutMs, "simulate load");
   if (config.appEnv === "production") {
     throw new UsageError("simulate is refused when APP_ENV=production");
   }
@@ -79,13 +75,6 @@ export async function simulateLoadCommand(values: LoadOptions): Promise<number> 
       verb: "published",
     });
     const forecast = new EnrollmentForecast();
-    const waitReplicas =
-      replicas === undefined
-        ? undefined
-        : {
-            replicas,
-            timeoutMs: Math.min(MAX_WAIT_TIMEOUT_MS, Math.floor(config.redisTimeoutMs / 2)),
-          };
     const summary = await publishLoad({
       waitReplicas,
       retryForMs: RETRY_FOR_MS,

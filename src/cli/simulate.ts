@@ -6,8 +6,13 @@ import {
   PAYMENT_CHARGED_BACK,
   PAYMENT_REFUNDED,
 } from "../contract/event-schema.ts";
-import { PaycoreSimulator, type ReversalEventType } from "../simulator/paycore-simulator.ts";
+import {
+  PaycoreSimulator,
+  type ReversalEventType,
+  UnconfirmedPublishError,
+} from "../simulator/paycore-simulator.ts";
 import { withCommandRedis } from "./command-connections.ts";
+import { replicaWait } from "./replica-wait-option.ts";
 import { UsageError } from "./usage-error.ts";
 
 export interface SimulateOptions {
@@ -17,6 +22,7 @@ export interface SimulateOptions {
   language?: string | undefined;
   paymentTraceId?: string | undefined;
   traceId?: string | undefined;
+  waitReplicas?: string | undefined;
 }
 
 /** `simulate payment-succeeded|payment-refunded|payment-charged-back`: publishes one event. */
@@ -50,13 +56,25 @@ export async function simulateCommand(kind: string, values: SimulateOptions): Pr
   if (paymentTraceId === input.traceId) {
     throw new UsageError("simulate: --trace-id must differ from --payment-trace-id");
   }
+  const wait = replicaWait(values.waitReplicas, config.redisTimeoutMs);
   await withCommandRedis(config, "simulator", async (redis) => {
-    const simulator = new PaycoreSimulator(redis, config.eventStream, config.signingSecrets[0]);
-    const traceId =
-      reversal === undefined
-        ? await simulator.publishPaymentSucceeded({ ...input, language })
-        : await simulator.publishReversal(reversal, { ...input, paymentTraceId });
-    console.log(traceId);
+    const simulator = new PaycoreSimulator(
+      redis,
+      config.eventStream,
+      config.signingSecrets[0],
+      wait,
+    );
+    try {
+      const traceId =
+        reversal === undefined
+          ? await simulator.publishPaymentSucceeded({ ...input, language })
+          : await simulator.publishReversal(reversal, { ...input, paymentTraceId });
+      console.log(traceId);
+    } catch (error) {
+      // On the stream all the same: its trace_id is printed, then why it is not confirmed (exit 1).
+      if (error instanceof UnconfirmedPublishError) console.log(error.traceId);
+      throw error;
+    }
   });
   return 0;
 }

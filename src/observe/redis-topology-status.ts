@@ -79,13 +79,13 @@ export async function readTopologyStatus(
 }
 
 /**
- * `redis://127.0.0.1:6379`, `sentinel mymaster → 127.0.0.1:7001`, `cluster 3 masters, stream
+ * `standalone redis://127.0.0.1:6379`, `sentinel mymaster → 127.0.0.1:7001`, `cluster 3 masters, stream
  * slot 9414 on 127.0.0.1:7002`.
  */
 export function formatTopologyStatus(status: TopologyStatus): string {
   switch (status.kind) {
     case "standalone":
-      return status.url;
+      return `standalone ${status.url}`;
     case "sentinel": {
       const role =
         status.role === null || status.role === "master"

@@ -7,6 +7,7 @@ import {
 import { signData } from "../contract/signature.ts";
 import type { RedisClient } from "../stream/redis-connection.ts";
 import { createRedis } from "../stream/redis-connection.ts";
+import type { ReplicaWait } from "./confirmed-send.ts";
 
 export interface PaymentSucceededInput {
   tenantId: string;
@@ -29,6 +30,20 @@ export interface ReversalInput {
 
 export type ReversalEventType = typeof PAYMENT_REFUNDED | typeof PAYMENT_CHARGED_BACK;
 
+/** Published, but fewer replicas than asked confirmed it in time (`--wait-replicas`). */
+export class UnconfirmedPublishError extends Error {
+  override readonly name = "UnconfirmedPublishError";
+  constructor(
+    readonly traceId: string,
+    readonly replicas: number,
+    readonly wanted: ReplicaWait,
+  ) {
+    super(
+      `${traceId} was published, but ${replicas} of ${wanted.replicas} replicas confirmed it within ${wanted.timeoutMs} ms (WAIT): a failover now could lose it`,
+    );
+  }
+}
+
 export function newTraceId(): string {
   return `evt_${Bun.randomUUIDv7()}`;
 }
@@ -43,6 +58,11 @@ export class PaycoreSimulator {
     readonly stream: string,
     /** Signs like PayCore when set: the first PAYCORE_SIGNING_SECRET, the current key. */
     private readonly signingSecret?: string,
+    /**
+     * WAIT for this many replicas after each XADD, in the same round trip (in a cluster: on the
+     * stream's node); fewer in time is an UnconfirmedPublishError.
+     */
+    private readonly wait?: ReplicaWait,
   ) {}
 
   /** Publishes one paycore.payment_succeeded and returns its trace_id. */
@@ -87,7 +107,20 @@ export class PaycoreSimulator {
     const data = JSON.stringify(envelope);
     const signature =
       this.signingSecret === undefined ? [] : ["signature", signData(data, this.signingSecret)];
-    await this.redis.xadd(this.stream, "*", "data", data, ...signature);
+    if (this.wait === undefined) {
+      await this.redis.xadd(this.stream, "*", "data", data, ...signature);
+      return traceId;
+    }
+    const replies = await this.redis
+      .pipeline()
+      .xadd(this.stream, "*", "data", data, ...signature)
+      .wait(this.wait.replicas, this.wait.timeoutMs)
+      .exec();
+    const failure = replies?.find(([error]) => error !== null)?.[0];
+    if (failure) throw failure;
+    const replicas = Number(replies?.[1]?.[1] ?? 0);
+    if (replicas < this.wait.replicas)
+      throw new UnconfirmedPublishError(traceId, replicas, this.wait);
     return traceId;
   }
 

@@ -74,10 +74,18 @@ export function replyCode(error: Error): string {
   return /^[A-Z]+/.exec(error.message)?.[0] ?? "";
 }
 
-/** An error's message without the " script: <sha>, on @user_script:N." Redis adds inside scripts. */
+/**
+ * An error's message without the " script: <sha>, on @user_script:N." Redis adds inside
+ * scripts, nor the retry plan ioredis' Sentinel connector appends.
+ */
 export function redisErrorMessage(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/ script: [0-9a-f]{40}, on @user_script:\d+\.$/, "");
+  return (
+    message
+      .replace(/ script: [0-9a-f]{40}, on @user_script:\d+\.$/, "")
+      // ioredis' Sentinel connector says what it will do next; the caller decides that.
+      .replace(/^(All sentinels are unreachable\.) Retrying from scratch after \d+ms\./, "$1")
+  );
 }
 
 /** A failed Redis call as an operator reads it (ioredis' wording names its own options). */

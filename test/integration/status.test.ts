@@ -76,6 +76,7 @@ describe("coursepay status", () => {
       dead_letter_stream: `${config.eventStream}.dlq`,
       dead_letters: 2,
     });
+    expect(report.redis_topology).toEqual({ kind: "standalone", url: config.redisUrl });
     expect(report.configured_group).toBe(config.consumerGroup);
     expect(report.groups).toHaveLength(1);
     const [group] = report.groups;
@@ -112,6 +113,7 @@ describe("coursepay status", () => {
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     const lines = run.stdout.split("\n");
+    expect(lines).toContain(`Redis      standalone ${config.redisUrl}`);
     expect(lines).toContain("  length        4");
     expect(lines).toContain(`  dead letters  2 in ${config.eventStream}.dlq`);
     expect(lines).toContainEqual(

@@ -83,6 +83,30 @@ describe("coursepay simulate load --wait-replicas", () => {
     expect(elapsedMs).toBeLessThan(15_000);
   });
 
+  test("one event: confirmed, it prints the trace_id; not confirmed, the trace_id, then exit 1", async () => {
+    const stream = uniqueName("wait");
+    const publish = (replicas: string) =>
+      runCoursepay(
+        ["simulate", "payment-succeeded", "--tenant", "t", "--user", "u", "--course", "c"].concat([
+          "--wait-replicas",
+          replicas,
+        ]),
+        { REDIS_URL: master.url, EVENT_STREAM: stream, REDIS_TIMEOUT_MS: "1000" },
+      );
+    const confirmed = await publish("1");
+    expect(confirmed.stderr).toBe("");
+    expect(confirmed.code).toBe(0);
+    expect(confirmed.stdout).toMatch(/^evt_\S+\n$/);
+    const unconfirmed = await publish("2");
+    expect(unconfirmed.code).toBe(1);
+    const traceId = unconfirmed.stdout.trim();
+    expect(traceId).toMatch(/^evt_\S+$/);
+    expect(unconfirmed.stderr).toBe(
+      `coursepay: ${traceId} was published, but 1 of 2 replicas confirmed it within 500 ms (WAIT): a failover now could lose it\n`,
+    );
+    expect(await replicaClient.xlen(stream)).toBe(2);
+  });
+
   test("--wait-replicas takes a whole number from 1 to 100", async () => {
     for (const value of ["0", "101", "one", "-1"]) {
       const run = await simulateLoad(uniqueName("wait"), [

@@ -4,7 +4,6 @@ import { type Config, loadConfig } from "../../src/config/config.ts";
 import { encodeDataForm } from "../../src/contract/wire-format.ts";
 import { type Database, openDatabase } from "../../src/db/database.ts";
 import { type Logger, silentLogger } from "../../src/observe/logger.ts";
-import { deadLetterStreamName } from "../../src/stream/dead-letters.ts";
 import { startWorker, type StartedWorker as Worker } from "../../src/worker.ts";
 import { tempDatabaseUrl, testRedisUrl, uniqueName } from "./fixtures.ts";
 
@@ -89,7 +88,7 @@ export async function streamState(redis: Redis, config: Config): Promise<StreamS
   return {
     pending: Number(group?.pending ?? 0),
     lag: group?.lag === null || group?.lag === undefined ? null : Number(group.lag),
-    deadLetters: await redis.xlen(deadLetterStreamName(config.eventStream)),
+    deadLetters: await redis.xlen(config.deadLetterStream),
   };
 }
 
@@ -102,10 +101,7 @@ export async function waitUntilDrained(redis: Redis, config: Config): Promise<vo
 }
 
 export async function readDeadLetters(redis: Redis, config: Config) {
-  const entries = (await redis.xrange(deadLetterStreamName(config.eventStream), "-", "+")) as [
-    string,
-    string[],
-  ][];
+  const entries = (await redis.xrange(config.deadLetterStream, "-", "+")) as [string, string[]][];
   return entries.map(([id, fields]) => ({ id, ...toRecord(fields) }) as Record<string, string>);
 }
 

@@ -117,4 +117,14 @@ describe("redisErrorMessage", () => {
       redisErrorMessage(reply(`WRONGTYPE Operation x script: ${sha}, on @user_script:3.`)),
     ).toBe("WRONGTYPE Operation x");
   });
+
+  test("drops the retry plan of ioredis' Sentinel connector", () => {
+    expect(
+      redisErrorMessage(
+        new Error(
+          "All sentinels are unreachable. Retrying from scratch after 1000ms. Last error: ERR No such master with that name",
+        ),
+      ),
+    ).toBe("All sentinels are unreachable. Last error: ERR No such master with that name");
+  });
 });

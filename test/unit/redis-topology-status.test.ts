@@ -19,7 +19,7 @@ describe("the topology status names the server in use", () => {
 
   test("in words, as status prints it", () => {
     expect(formatTopologyStatus({ kind: "standalone", url: "redis://:***@h:6379" })).toBe(
-      "redis://:***@h:6379",
+      "standalone redis://:***@h:6379",
     );
     expect(
       formatTopologyStatus({
