@@ -87,6 +87,31 @@ export class FailoverRun extends StreamRun {
     // The topology's client: stop() disconnects it.
   }
 
+  /**
+   * For a failure message: the group on the master now, and each worker's log lines that are
+   * not about one event (connections, retries, failovers), the last 40.
+   */
+  async diagnosis(): Promise<string> {
+    let group = "";
+    try {
+      const groups = ((await this.redis.xinfo("GROUPS", this.stream)) as unknown[]).map(pairs);
+      const [last] = (await this.redis.xrevrange(this.stream, "+", "-", "COUNT", 1)) as unknown as [
+        string,
+      ][];
+      group = `group on the master: ${JSON.stringify(groups.find((g) => g.name === this.group))}, last entry ${last?.[0]}`;
+    } catch (error) {
+      group = `group on the master: unreadable (${String(error)})`;
+    }
+    const notable = this.workers.map((worker, i) => {
+      const lines = worker
+        .output()
+        .split("\n")
+        .filter((line) => line !== "" && !/\[CoursePayment\]|already processed/.test(line));
+      return `--- worker ${i} (pid ${worker.pid}, exit ${worker.proc.exitCode})\n${lines.slice(-40).join("\n")}`;
+    });
+    return [group, ...notable].join("\n");
+  }
+
   async waitPublished(events: number, timeoutMs = 20_000): Promise<void> {
     await this.waitFor(`${events} events to be published`, () => this.load.published >= events, {
       timeoutMs,
@@ -220,7 +245,7 @@ export async function runFailoverScenario(scenario: FailoverScenario): Promise<F
     expect(summary.resumeMs).toBeLessThan(RESUME_BOUND_MS);
     return summary;
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n${run.tail(40)}`, { cause: error });
+    throw new Error(`${(error as Error).message}\n${await run.diagnosis()}`, { cause: error });
   } finally {
     await run.close();
   }
