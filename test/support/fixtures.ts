@@ -106,31 +106,37 @@ const running = new Set<RedisServer>();
 
 /**
  * Starts `redis-server` on 127.0.0.1:port (no persistence, files in dir, then `extraArgs` such
- * as `["--proto-max-bulk-len", "1mb"]`) and resolves once it answers PING. A watchdog kills it
- * if this process dies without stopping it (bun test does not emit "exit", and `--bail` skips
- * afterAll).
+ * as `["--proto-max-bulk-len", "1mb"]`) and resolves once it answers PING.
  */
 export async function startRedisServer(
   port: number,
   dir: string,
   extraArgs: readonly string[] = [],
 ): Promise<RedisServer> {
-  if (!Bun.which("redis-server")) throw new Error(NOT_INSTALLED);
   const logFile = join(dir, `redis-${port}.log`);
-  const proc = Bun.spawn(
-    [
-      "redis-server",
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-    ].concat(["--daemonize", "no", "--dir", dir, "--logfile", logFile], extraArgs),
-    { stdio: ["ignore", "ignore", "ignore"] },
+  return startRedisProcess(
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"].concat(
+      ["--daemonize", "no", "--dir", dir, "--logfile", logFile],
+      extraArgs,
+    ),
+    port,
+    logFile,
   );
+}
+
+/**
+ * Runs `redis-server <args>` (a server, a replica, a sentinel, a cluster node) that listens on
+ * 127.0.0.1:port and logs to logFile, and resolves once it answers PING. A watchdog kills it if
+ * this process dies without stopping it (bun test does not emit "exit", and `--bail` skips
+ * afterAll); the end of the run stops it anyway.
+ */
+export async function startRedisProcess(
+  args: readonly string[],
+  port: number,
+  logFile: string,
+): Promise<RedisServer> {
+  if (!Bun.which("redis-server")) throw new Error(NOT_INSTALLED);
+  const proc = Bun.spawn(["redis-server", ...args], { stdio: ["ignore", "ignore", "ignore"] });
   proc.unref();
   const watchdog = Bun.spawn(
     ["sh", "-c", `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -9 ${proc.pid}`],
