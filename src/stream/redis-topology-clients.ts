@@ -22,8 +22,8 @@ function fromUrl(url: RedisOptions, withDb: boolean): RedisOptions {
 
 /**
  * The master named `masterName`, asked of the sentinels in turn. After a failover (the master
- * killed, or SENTINEL FAILOVER) the connection is dropped (by the dead master, by Sentinel's
- * CLIENT KILL of the demoted one, or on its READONLY reply) and opened again to the new master; what was in flight
+ * killed, or SENTINEL FAILOVER) the connection is dropped (by the dead master, on +switch-master,
+ * or on the demoted one's READONLY reply) and opened again to the new master; what was in flight
  * fails as a lost connection, so the consumer re-reads its pending entries.
  */
 export function sentinelOptions(
@@ -44,10 +44,13 @@ export function sentinelOptions(
     sentinelCommandTimeout: common.connectTimeout,
     // Every sentinel tried and none answered: try them all again, at most a second later.
     sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 100, 1_000),
-    // No failoverDetector: its +switch-master handler closes the connector even while it is
-    // opening a new connection (after the master died), and ioredis then gives that connection
-    // up for good (status "end"; seen once in 31 kill -9 failovers). It is not needed: Sentinel
-    // kills the clients of a master it demotes, and a silent one is dropped by socketTimeout.
+    // Subscribes to the sentinels' +switch-master: a SENTINEL FAILOVER is followed in about a
+    // second, not when Sentinel demotes the old master some 10 s later (it accepts writes until
+    // then, and they are lost). Its handler closes the connector even while it is opening a
+    // reconnect, and ioredis then ends that connection for good (status "end", seen once in 31
+    // kill -9 failovers): untilReady, which the consumer awaits after any lost connection, opens
+    // an ended one again.
+    failoverDetector: true,
     // A master demoted to replica answers writes with READONLY: reconnect (to the master the
     // sentinels name now); the command itself fails (transient) and is retried by its caller.
     reconnectOnError: (error) => error.message.startsWith("READONLY"),
