@@ -11,7 +11,7 @@ import {
   type TopologyInput,
   topologyIssues,
 } from "./redis-topology.ts";
-import { isBarePath, suggestedFileUrl, WHOLE_MESSAGE } from "./setting-schemas.ts";
+import { isBarePath, suggestedDatabaseUrl, WHOLE_MESSAGE } from "./setting-schemas.ts";
 import {
   type APP_ENVS,
   BUSY_TIMEOUT,
@@ -241,7 +241,9 @@ function toConfigIssues(
       }
       const value = input[variable];
       const suggestion =
-        variable === "DATABASE_URL" && value !== undefined ? suggestedFileUrl(value) : undefined;
+        variable === "DATABASE_URL" && value !== undefined
+          ? suggestedDatabaseUrl(value)
+          : undefined;
       return {
         variable,
         message: `expected ${expectation}, got ${shown(variable, value)}${

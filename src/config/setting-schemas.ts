@@ -5,6 +5,7 @@
 import path from "node:path";
 import * as v from "valibot";
 import { BOOLEAN_WORDS } from "../contract/boolean-words.ts";
+import { redactUrl } from "./redact.ts";
 import { parseAddressList } from "./redis-topology.ts";
 import { parseSigningSecrets, SIGNING_SECRET_SYNTAX } from "./signing-secrets.ts";
 
@@ -114,7 +115,12 @@ export interface Database {
   filePath: string | undefined;
 }
 
-export const REMOTE_DATABASE_PROTOCOLS = new Set(["libsql:", "http:", "https:", "ws:", "wss:"]);
+/**
+ * The remote databases coursepay reaches, all over HTTP (libsql: is HTTPS). Not ws: or wss:: the
+ * libSQL client's WebSocket transport has no per-request timeout, so a silent server would hold
+ * a batch for ever; DATABASE_URL refuses them and names the http(s): URL to use instead.
+ */
+export const REMOTE_DATABASE_PROTOCOLS = new Set(["libsql:", "http:", "https:"]);
 
 /** `file:` split the way libSQL reads it: optional `//authority`, path, optional `?query`. */
 export const FILE_URL = /^file:(?:\/\/(?<authority>[^/?#]*))?(?<path>[^?#]*)(?<query>\?[^#]*)?$/s;
@@ -160,8 +166,23 @@ export function suggestedFileUrl(text: string): string | undefined {
   return `file:${text.replace(/[%#]/g, (c) => encodeURIComponent(c))}`;
 }
 
+/**
+ * What DATABASE_URL probably meant, and why, for a value it refused: a bare path's `file:` URL,
+ * or a WebSocket URL's HTTP twin (the same server answers both).
+ */
+export function suggestedDatabaseUrl(text: string): string | undefined {
+  const webSocket = /^(wss?):\/\//i.exec(text);
+  if (webSocket !== null) {
+    const scheme = webSocket[1]?.toLowerCase() === "wss" ? "https" : "http";
+    // Redacted: the URL may carry a password or an authToken.
+    const url = redactUrl(text).replace(/^wss?/i, scheme);
+    return `${url} (ws: and wss: are not supported: their requests have no timeout)`;
+  }
+  return suggestedFileUrl(text);
+}
+
 export function databaseUrl(): v.GenericSchema<string, Database> {
-  const expects = "a file:, :memory:, libsql:, http:, https:, ws: or wss: URL";
+  const expects = "a file:, :memory:, libsql:, http: or https: URL";
   return v.pipe(
     v.string(expects),
     v.check((s) => toDatabase(s) !== undefined, expects),

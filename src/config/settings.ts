@@ -105,7 +105,7 @@ export const SETTINGS = {
       databaseFilePath: database.filePath,
     }),
     accepts:
-      '`file:` (relative paths resolve against the working directory; the resolved path is logged), `libsql://`, `http(s)://`, `ws(s)://` for Turso/sqld, `:memory:`. A path without a scheme is refused with a suggestion (`/var/lib/x.db`: "did you mean file:/var/lib/x.db?"). The folder of a file must exist: `serve` refuses to start otherwise (exit 2, naming the folder and the file), so a mistyped path never becomes an empty new database; `coursepay migrate` creates it (and logs `Created the database folder`), and so does `serve` for the default `data/` when `DATABASE_URL` is unset',
+      '`file:` (relative paths resolve against the working directory; the resolved path is logged), `libsql://`, `http(s)://` for Turso/sqld, `:memory:`. A path without a scheme is refused with a suggestion (`/var/lib/x.db`: "did you mean file:/var/lib/x.db?"), and so is `ws(s)://` ("did you mean http(s)://…?": the WebSocket transport has no request timeout). The folder of a file must exist: `serve` refuses to start otherwise (exit 2, naming the folder and the file), so a mistyped path never becomes an empty new database; `coursepay migrate` creates it (and logs `Created the database folder`), and so does `serve` for the default `data/` when `DATABASE_URL` is unset',
   },
   DATABASE_AUTH_TOKEN: {
     schema: v.optional(anyString()),
@@ -120,7 +120,7 @@ export const SETTINGS = {
   DATABASE_TIMEOUT_MS: {
     schema: v.optional(integer(100, 600_000), "10000"),
     accepts:
-      "100–600000; a request to a remote database (`http(s)://`, `libsql://`) not answered this long has failed: the batch is retried with backoff, nothing ACKed or dead-lettered. Keep it above the time a statement may wait on the server for the write lock (sqld's baton timeout is 10 s): a request given up on goes on waiting there. Not used for a file (the busy timeout bounds it) nor for `ws(s)://` (the WebSocket client has no per-request timeout)",
+      "100–600000; a request to a remote database (`http(s)://`, `libsql://`) not answered this long has failed: the batch is retried with backoff, nothing ACKed or dead-lettered. Keep it above the time a statement may wait on the server for the write lock (sqld's baton timeout is 10 s): a request given up on goes on waiting there. Not used for a file (the busy timeout bounds it)",
   },
   EVENT_STREAM: {
     schema: v.optional(name(), "brain.events.paycore"),

@@ -29,7 +29,7 @@ export interface DatabaseOptions {
   createFolder?: boolean;
   /**
    * How long one HTTP request to a remote database may take (DATABASE_TIMEOUT_MS, default 10 s).
-   * Only `http:`, `https:` and `libsql:` URLs go through fetch; `ws:`/`wss:` and files do not.
+   * Remote URLs (`http:`, `https:`, `libsql:`: DATABASE_URL takes no others) go through fetch.
    */
   requestTimeoutMs?: number;
 }

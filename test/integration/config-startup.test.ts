@@ -54,7 +54,7 @@ describe("serve refuses a bad configuration at start", () => {
     });
     expect(run.code).toBe(2);
     expect(run.stderr).toBe(
-      'coursepay: Invalid configuration:\n  DATABASE_URL: expected a file:, :memory:, libsql:, http:, https:, ws: or wss: URL, got "/var/lib/x.db" (did you mean file:/var/lib/x.db?)\n',
+      'coursepay: Invalid configuration:\n  DATABASE_URL: expected a file:, :memory:, libsql:, http: or https: URL, got "/var/lib/x.db" (did you mean file:/var/lib/x.db?)\n',
     );
   });
 

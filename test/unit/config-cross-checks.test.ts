@@ -189,7 +189,7 @@ describe("REDIS_URL database number", () => {
 });
 
 describe("DATABASE_URL without a scheme", () => {
-  const expects = "a file:, :memory:, libsql:, http:, https:, ws: or wss: URL";
+  const expects = "a file:, :memory:, libsql:, http: or https: URL";
   const cases: [string, string, string][] = [
     ["/var/lib/x.db", "file:/var/lib/x.db", "/var/lib/x.db"],
     ["data/x.db", "file:data/x.db", path.resolve("data/x.db")],
@@ -209,6 +209,24 @@ describe("DATABASE_URL without a scheme", () => {
       expect(loadConfig({ DATABASE_URL: suggestion }).databaseFilePath).toBe(filePath);
     });
   }
+
+  test("a WebSocket URL is refused, with its HTTP twin to use instead, redacted", () => {
+    for (const [text, suggestion] of [
+      ["ws://127.0.0.1:8080", "http://127.0.0.1:8080"],
+      ["wss://db-org.turso.io/?authToken=abc", "https://db-org.turso.io/?authToken=***"],
+      ["WSS://u:pw@db.example/", "https://u:***@db.example/"],
+    ] as const) {
+      const message = configError({ DATABASE_URL: text }).issues[0]?.message ?? "";
+      expect(message).toContain(
+        `(did you mean ${suggestion} (ws: and wss: are not supported: their requests have no timeout)?)`,
+      );
+      expect(message).not.toContain("abc");
+      expect(message).not.toContain(":pw@");
+      expect(
+        loadConfig({ DATABASE_URL: suggestion.replace("***", "x") }).databaseUrl,
+      ).toBeDefined();
+    }
+  });
 
   test("anything that is not a bare path gets no suggestion and stays redacted", () => {
     for (const text of ["postgres://u:pw@h/db", "x.db?authToken=abc", "~/x.db"]) {
