@@ -1,6 +1,7 @@
 import type { DecodeResult } from "../contract/decode.ts";
 import type { Database, Tx } from "../db/database.ts";
 import { isBusyError, isTransientDatabaseError } from "../db/database-errors.ts";
+import { inSavepoint } from "../db/savepoint.ts";
 import type { Logger } from "../observe/logger.ts";
 import {
   combine,
@@ -218,22 +219,9 @@ export class Dispatcher {
   ): Promise<void> {
     const callbacks: (() => void)[] = [];
     const attempt = new Map<Item, ItemResult>();
-    let cause: unknown;
-    await tx
-      .transaction(async (savepoint) => {
-        try {
-          await this.#attempt(subscriber, items, savepoint, now, callbacks, attempt);
-        } catch (error) {
-          cause = error;
-          throw error;
-        }
-      })
-      .catch((error: unknown) => {
-        // drizzle rolls back to the savepoint after a failure. When the failure lost the
-        // connection (a timeout, a reset, an expired baton), that rollback fails too, with
-        // TRANSACTION_CLOSED, and its error would hide the cause from the log.
-        throw error !== cause && isTransientDatabaseError(cause) ? cause : error;
-      });
+    await inSavepoint(tx, "claim", () =>
+      this.#attempt(subscriber, items, tx, now, callbacks, attempt),
+    );
     afterCommit.push(...callbacks);
     for (const [item, result] of attempt) results.set(item, result);
   }

@@ -123,6 +123,11 @@ export class SentinelTopology {
       retryStrategy: () => 100,
     });
     client.on("error", () => {}); // reconnects by itself; commands wait in the offline queue
+    // The failover detector can close the connector while it is reopening, and ioredis then
+    // ends the connection for good (seen in CI): open it again, as the worker's untilReady does.
+    client.on("end", () => {
+      if (this.#clients.includes(client)) client.connect().catch(() => {});
+    });
     this.#clients.push(client);
     return client;
   }
