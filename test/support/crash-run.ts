@@ -16,6 +16,9 @@ import {
 } from "./worker-harness.ts";
 import { startWriteLocker } from "./write-lock.ts";
 
+/** At most this long (under REDIS_TIMEOUT_MS, so the worker keeps its connection). */
+const LOCK_PAUSE_MS = 2_000;
+
 export interface CrashRun {
   redis: Redis;
   /** The first worker's; its consumer name is the victim's. */
@@ -48,10 +51,19 @@ export async function crashAndRecover(run: CrashRun): Promise<Database> {
       },
       20_000,
     );
-    // Catch it with a batch in hand: the next commit waits on a lock held elsewhere. The batch
-    // seen pending must be one that cannot commit: the same pending range twice, 300 ms apart,
-    // since the batch committed just before the lock may still have its ACK in flight.
-    await lock.lock();
+    // Catch it with a batch in hand: the next commit waits on a lock held elsewhere. A worker
+    // that commits back to back leaves the locker only short gaps, and on a busy machine it may
+    // drain the stream before the locker gets one; so its Redis writes (XREADGROUP, XACK) are
+    // paused meanwhile, which stops it between batches and lets the locker in at once.
+    await redis.call("CLIENT", "PAUSE", String(LOCK_PAUSE_MS), "WRITE");
+    try {
+      await lock.lock();
+    } finally {
+      await redis.call("CLIENT", "UNPAUSE");
+    }
+    // The batch seen pending must be one that cannot commit: the same pending range twice,
+    // 300 ms apart, since the batch committed just before the lock may still have its ACK in
+    // flight.
     let seen = "";
     await waitFor("a batch to be in hand", async () => {
       const [count, firstId, lastId] = (await redis.xpending(
