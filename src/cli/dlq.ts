@@ -1,13 +1,8 @@
 import { loadConfig } from "../config/config.ts";
 import { DEAD_LETTER_REASONS, type DeadLetterReason } from "../contract/decode.ts";
 import { escapeForTerminal } from "../observe/terminal-text.ts";
-import {
-  DeadLetterStore,
-  ENTRY_ID,
-  type Replayed,
-  type ReplayResult,
-  type StoredDeadLetter,
-} from "../stream/dead-letter-store.ts";
+import { ENTRY_ID, type StoredDeadLetter } from "../stream/dead-letter-entry.ts";
+import { DeadLetterStore, type Replayed, type ReplayResult } from "../stream/dead-letter-store.ts";
 import { withCommandRedis } from "./command-connections.ts";
 import { textTable } from "./text-table.ts";
 import { EXIT_FAILURE, UsageError } from "./usage-error.ts";
